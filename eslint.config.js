@@ -2,7 +2,7 @@
 import js from '@eslint/js';
 import tseslint from 'typescript-eslint';
 
-const thirdParty = { group: ['*', '!node:*', '!.*', '!..*'], message: 'This layer uses Node built-ins only.' };
+const thirdParty = { regex: '^(?!node:|\\.)', message: 'This layer uses Node built-ins only (no third-party packages).' };
 const upper = (layers) => layers.map((l) => ({ group: [`**/${l}/*`, `**/${l}`], message: `This layer may not import ${l}/ (see DESIGN.md).` }));
 
 export default tseslint.config(
