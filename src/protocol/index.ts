@@ -1,0 +1,24 @@
+/**
+ * The public surface of hayate's sans-I/O protocol layer (`hayate/protocol`). Other layers import only this file.
+ */
+export { Opcode, isControlOpcode, isKnownOpcode } from './opcode.js';
+export type { OpcodeValue } from './opcode.js';
+export { CloseCode, isValidReceivedCloseCode, isValidSendCloseCode } from './close-code.js';
+export type { CloseCodeValue } from './close-code.js';
+export {
+  ProtocolError,
+  ProtocolErrorCode,
+  WebSocketError,
+  ConnectionClosedError,
+  HandshakeError,
+  InvalidStateError,
+  MessageTooBigError,
+} from './errors.js';
+export type {
+  ProtocolErrorCodeValue,
+  WebSocketErrorOptions,
+  ConnectionClosedErrorInit,
+  HandshakeErrorInit,
+} from './errors.js';
+export * from './limits.js';
+export type { MessageExtension } from './extension.js';
