@@ -22,3 +22,5 @@ export type {
 } from './errors.js';
 export * from './limits.js';
 export type { MessageExtension } from './extension.js';
+export * from './handshake.js';
+export * from './header-values.js';
