@@ -1,0 +1,508 @@
+// Connection: one WebSocket over one Node socket, after the opening handshake. The driver of the sans-I/O core
+// (`WebSocketProtocol`): it feeds the socket's bytes in, dispatches the core's events as ws-compatible EventEmitter
+// events, writes the core's bytes out, and keeps the time (close timeout, idle timeout).
+//
+// RFC 6455 sections it drives (the rules themselves live in the core): §5.5.2-5.5.3 (pings and pongs surfaced as
+// events), §7.1.1 (who closes TCP: `closeExpected()`), §7.1.4-7.1.7 (the close event's code, reason and wasClean),
+// §7.1.7 ("Fail the WebSocket Connection": the `error` event, then close).
+//
+// Hot path: one shared 'data' handler for every socket → `receive(chunk)` → dispatch `takeEvents()` → whatever the
+// handlers sent during that dispatch goes out in ONE write (cork/uncork over `takeOutgoing()`). Sends made outside a
+// read mark the connection dirty; one shared `process.nextTick` flushes every dirty connection. No closure, timer or
+// promise is made per message; the close and idle timeouts sit on the process-wide DeadlineTimer.
+//
+// What it does not do: the opening handshake (server.ts and the client do it before constructing a Connection), the
+// WHATWG event API (websocket.ts wraps this class), compression (negotiated into the core's `extension`).
+import { EventEmitter } from 'node:events';
+import type { Socket } from 'node:net';
+import { performance } from 'node:perf_hooks';
+import { InvalidStateError, WebSocketError, type PreparedMessage, type ProtocolError, type WebSocketProtocol } from '../protocol/index.js';
+import { sharedDeadlines, type Deadline } from './deadline-timer.js';
+
+/** ReadyState lists a Connection's states with WHATWG/ws numbering. */
+export const ReadyState = { CONNECTING: 0, OPEN: 1, CLOSING: 2, CLOSED: 3 } as const;
+
+/** DEFAULT_CLOSE_TIMEOUT is how long (ms) a Connection waits for the peer to finish closing before destroying TCP. */
+export const DEFAULT_CLOSE_TIMEOUT = 30_000;
+
+/** ConnectionOptions configures a {@link Connection}. */
+export interface ConnectionOptions {
+  /** The core for this connection, already made with the negotiated role, extension and maxPayload. */
+  protocol: WebSocketProtocol;
+  /** Bytes that arrived after the handshake in the same read (Node's upgrade `head`); default none. */
+  head?: Buffer;
+  /** The negotiated subprotocol; default `''`. */
+  subprotocol?: string;
+  /** The negotiated `Sec-WebSocket-Extensions` value; default `''`. */
+  extensions?: string;
+  /**
+   * Milliseconds to wait, once a Close frame was sent (or TCP end is expected), for the peer to finish the closing
+   * handshake and close TCP before the socket is destroyed; default 30 000 (as ws).
+   */
+  closeTimeout?: number;
+  /**
+   * Milliseconds without any received byte after which the connection is closed with 1001 ("idle timeout"); default 0
+   * (off). Checked lazily: one deadline per idle period, not per message.
+   */
+  idleTimeout?: number;
+}
+
+/** SendOptions are ws's per-send options. */
+export interface SendOptions {
+  /** Send as a binary message; default: `false` for strings, `true` for bytes. */
+  binary?: boolean;
+  /** Whether this is the last fragment of the message; default `true`. `false` streams a fragmented message. */
+  fin?: boolean;
+}
+
+/** SendCallback is called once the bytes of a send were written to the socket, or with the error that prevented it. */
+export type SendCallback = (err?: Error) => void;
+
+/** ConnectionData is what `send()` accepts. */
+export type ConnectionData = string | Buffer | ArrayBuffer | ArrayBufferView | PreparedMessage;
+
+const kConnection = Symbol('hayate.connection');
+type DrivenSocket = Socket & { [kConnection]?: Connection };
+
+const EMPTY = Buffer.alloc(0);
+
+function toBuffer(data: string | Buffer | ArrayBuffer | ArrayBufferView | number | undefined): Buffer {
+  if (data === undefined) return EMPTY;
+  if (Buffer.isBuffer(data)) return data;
+  if (typeof data === 'string') return Buffer.from(data);
+  if (typeof data === 'number') return Buffer.from(String(data));
+  if (ArrayBuffer.isView(data)) return Buffer.from(data.buffer, data.byteOffset, data.byteLength);
+  if (data instanceof ArrayBuffer) return Buffer.from(data);
+  throw new TypeError('data must be a string, Buffer, ArrayBuffer or ArrayBufferView');
+}
+
+function isPrepared(data: unknown): data is PreparedMessage {
+  return (
+    typeof data === 'object' &&
+    data !== null &&
+    !Buffer.isBuffer(data) &&
+    !ArrayBuffer.isView(data) &&
+    !(data instanceof ArrayBuffer)
+  );
+}
+
+// The shared flush queue: connections with bytes queued outside a read, flushed once per tick.
+let dirty: Connection[] = [];
+let flushScheduled = false;
+
+/**
+ * Connection is a ws-compatible WebSocket over one socket. Events: `message(data: Buffer, isBinary)`, `ping(data)`,
+ * `pong(data)`, `error(err: WebSocketError)` (only emitted when someone listens, so a bad peer cannot crash a process
+ * that did not subscribe), `drain`, and `close(code, reason: Buffer)` exactly once.
+ */
+export class Connection extends EventEmitter {
+  /** CONNECTING is readyState 0 (never seen on a Connection: the handshake is done before one is made). */
+  static readonly CONNECTING = ReadyState.CONNECTING;
+  /** OPEN is readyState 1. */
+  static readonly OPEN = ReadyState.OPEN;
+  /** CLOSING is readyState 2. */
+  static readonly CLOSING = ReadyState.CLOSING;
+  /** CLOSED is readyState 3. */
+  static readonly CLOSED = ReadyState.CLOSED;
+  /** CONNECTING is readyState 0. */
+  readonly CONNECTING = ReadyState.CONNECTING;
+  /** OPEN is readyState 1. */
+  readonly OPEN = ReadyState.OPEN;
+  /** CLOSING is readyState 2. */
+  readonly CLOSING = ReadyState.CLOSING;
+  /** CLOSED is readyState 3. */
+  readonly CLOSED = ReadyState.CLOSED;
+
+  /** protocol is the negotiated subprotocol, `''` when none. */
+  readonly protocol: string;
+  /** extensions is the negotiated `Sec-WebSocket-Extensions` value, `''` when none. */
+  readonly extensions: string;
+  /** remoteAddress is the peer's IP address as the socket reported it when the connection was made. */
+  readonly remoteAddress: string | undefined;
+
+  #socket: DrivenSocket;
+  #core: WebSocketProtocol;
+  #closeTimeout: number;
+  #idleTimeout: number;
+  #lastActivity = 0;
+  #idleDeadline: Deadline | null = null;
+  #closeDeadline: Deadline | null = null;
+  #inRead = false;
+  #queued = false;
+  #fragmenting = false;
+  #ended = false;
+  #closed = false;
+  #terminated = false;
+  #timedOut = false;
+  #awaitingDrain = false;
+  #alive = true;
+  #callbacks: SendCallback[] | null = null;
+  #writeBatches: (SendCallback[] | null)[] = [];
+  #writeHead = 0;
+  #closeCode = 1006;
+  #closeReason: Buffer = EMPTY;
+  #wasClean = false;
+
+  /** Connection takes over `socket` (already upgraded) and starts reading from it. */
+  constructor(socket: Socket, options: ConnectionOptions) {
+    super();
+    this.#socket = socket as DrivenSocket;
+    this.#core = options.protocol;
+    this.protocol = options.subprotocol ?? '';
+    this.extensions = options.extensions ?? '';
+    this.remoteAddress = socket.remoteAddress;
+    this.#closeTimeout = options.closeTimeout ?? DEFAULT_CLOSE_TIMEOUT;
+    this.#idleTimeout = options.idleTimeout ?? 0;
+
+    const s = this.#socket;
+    s[kConnection] = this;
+    if (typeof s.setTimeout === 'function') s.setTimeout(0);
+    if (typeof s.setNoDelay === 'function') s.setNoDelay(true);
+    // The head is read through the normal path, after the caller had a chance to add listeners.
+    if (options.head !== undefined && options.head.length > 0) s.unshift(options.head);
+    s.on('data', Connection.#onSocketData);
+    s.on('end', Connection.#onSocketEnd);
+    s.on('close', Connection.#onSocketClose);
+    s.on('error', Connection.#onSocketError);
+    if (this.#idleTimeout > 0) {
+      this.#lastActivity = performance.now();
+      this.#idleDeadline = sharedDeadlines.schedule(this.#idleTimeout, Connection.#onIdleDeadline, this);
+    }
+    if (s.destroyed) process.nextTick(Connection.#onSocketCloseFor, this);
+  }
+
+  /** readyState is OPEN until a Close frame is sent or received (or TCP ends), CLOSING until TCP closes, then CLOSED. */
+  get readyState(): 0 | 1 | 2 | 3 {
+    if (this.#closed) return ReadyState.CLOSED;
+    if (this.#terminated || this.#ended) return ReadyState.CLOSING;
+    return this.#core.readyState === 1 ? ReadyState.OPEN : ReadyState.CLOSING;
+  }
+
+  /** bufferedAmount is the bytes queued in the core plus the bytes the socket has not flushed yet. */
+  get bufferedAmount(): number {
+    return this.#core.outgoingBytes + (this.#socket.writableLength ?? 0);
+  }
+
+  /** wasClean tells, once closed, whether the closing handshake completed (RFC 6455 §7.1.4, the WHATWG `wasClean`). */
+  get wasClean(): boolean {
+    return this.#wasClean;
+  }
+
+  /** closeCode is the close event's code (1006 until a Close frame is received). */
+  get closeCode(): number {
+    return this.#closeCode;
+  }
+
+  /** isPaused tells whether reading was paused with `pause()`. */
+  get isPaused(): boolean {
+    return this.#socket.isPaused();
+  }
+
+  /**
+   * send queues one message (or, with `fin: false`, one fragment of a streamed message) and writes it within this tick.
+   * Strings go as text unless `binary: true`; bytes go as binary unless `binary: false`; a PreparedMessage (from
+   * `prepare()`) is written as framed. `cb(err?)` runs once the bytes were handed to the socket. When the connection is
+   * not open the data is dropped and `cb` gets an error (as ws).
+   */
+  send(data: ConnectionData, options?: SendOptions | SendCallback, cb?: SendCallback): void {
+    if (typeof options === 'function') {
+      cb = options;
+      options = undefined;
+    }
+    if (this.readyState !== ReadyState.OPEN) {
+      if (cb !== undefined) process.nextTick(cb, this.#notOpenError());
+      return;
+    }
+    const core = this.#core;
+    if (typeof data === 'string') {
+      const binary = options?.binary === true;
+      this.#sendBytes(binary ? Buffer.from(data) : data, binary, options?.fin);
+    } else if (isPrepared(data)) {
+      core.sendFrame(data);
+    } else {
+      this.#sendBytes(toBuffer(data), options?.binary !== false, options?.fin);
+    }
+    if (cb !== undefined) (this.#callbacks ??= []).push(cb);
+    this.#schedule();
+  }
+
+  /** ping sends a Ping frame with up to 125 bytes of application data (RFC 6455 §5.5.2); ignored when not open. */
+  ping(data?: string | Buffer | ArrayBuffer | ArrayBufferView | number, _mask?: boolean, cb?: SendCallback): void {
+    if (this.readyState !== ReadyState.OPEN) {
+      if (cb !== undefined) process.nextTick(cb, this.#notOpenError());
+      return;
+    }
+    this.#core.ping(toBuffer(data));
+    if (cb !== undefined) (this.#callbacks ??= []).push(cb);
+    this.#schedule();
+  }
+
+  /** pong sends an unsolicited Pong frame (RFC 6455 §5.5.3: a unidirectional heartbeat); ignored when not open. */
+  pong(data?: string | Buffer | ArrayBuffer | ArrayBufferView | number, _mask?: boolean, cb?: SendCallback): void {
+    if (this.readyState !== ReadyState.OPEN) {
+      if (cb !== undefined) process.nextTick(cb, this.#notOpenError());
+      return;
+    }
+    this.#core.pong(toBuffer(data));
+    if (cb !== undefined) (this.#callbacks ??= []).push(cb);
+    this.#schedule();
+  }
+
+  /**
+   * close starts the closing handshake with `code` (default: none, the peer sees 1005) and `reason` (at most 123 UTF-8
+   * bytes). Throws a TypeError/RangeError-like error from the core on an invalid code or reason (API misuse, as ws).
+   * The socket is destroyed if the peer does not finish within `closeTimeout`.
+   */
+  close(code?: number, reason?: string | Buffer): void {
+    if (this.#closed || this.#terminated) return;
+    const core = this.#core;
+    if (core.closeSent !== null) {
+      if (core.closeExpected()) this.#endSocket();
+      return;
+    }
+    if (core.readyState === 3) return;
+    core.close(code, reason === undefined ? undefined : typeof reason === 'string' ? reason : reason.toString());
+    this.#schedule();
+  }
+
+  /** terminate destroys the socket at once, without a closing handshake; the close event reports 1006. */
+  terminate(): void {
+    if (this.#closed) return;
+    this.#terminated = true;
+    this.#socket.destroy();
+  }
+
+  /** pause stops reading from the socket (backpressure on a slow consumer). */
+  pause(): void {
+    this.#socket.pause();
+  }
+
+  /** resume restarts reading after `pause()`. */
+  resume(): void {
+    this.#socket.resume();
+  }
+
+  /**
+   * takeAlive tells whether any byte arrived since the previous call, and resets that mark. The server's heartbeat
+   * calls it once a round: a connection that was not alive since the last round is terminated.
+   */
+  takeAlive(): boolean {
+    const alive = this.#alive;
+    this.#alive = false;
+    return alive;
+  }
+
+  #notOpenError(): Error {
+    return new InvalidStateError(`WebSocket is not open: readyState ${this.readyState}`);
+  }
+
+  #sendBytes(data: string | Buffer, binary: boolean, fin: boolean | undefined): void {
+    const core = this.#core;
+    if (this.#fragmenting || fin === false) {
+      core.sendFragment(binary ? 'binary' : 'text', typeof data === 'string' ? Buffer.from(data) : data, fin !== false);
+      this.#fragmenting = fin === false;
+    } else if (binary) {
+      core.sendBinary(data as Buffer);
+    } else {
+      core.sendText(data);
+    }
+  }
+
+  #schedule(): void {
+    if (this.#inRead || this.#queued) return;
+    this.#queued = true;
+    dirty.push(this);
+    if (!flushScheduled) {
+      flushScheduled = true;
+      process.nextTick(Connection.#flushDirty);
+    }
+  }
+
+  static #flushDirty = (): void => {
+    flushScheduled = false;
+    const list = dirty;
+    dirty = [];
+    for (let i = 0; i < list.length; i++) {
+      const conn = list[i];
+      conn.#queued = false;
+      conn.#afterStep();
+    }
+  };
+
+  // Writes what the core queued, then applies the closing rules. Called after every read and every tick with sends.
+  #afterStep(): void {
+    this.#flush();
+    const core = this.#core;
+    if (this.#closeDeadline === null && !this.#closed && (core.closeSent !== null || core.readyState !== 1)) {
+      this.#closeDeadline = sharedDeadlines.schedule(this.#closeTimeout, Connection.#onCloseDeadline, this);
+    }
+    // RFC 6455 §7.1.1: "the underlying TCP connection, in most normal cases, SHOULD be closed first by the server";
+    // the core says when (server after the exchange, anyone after a failure).
+    if (!this.#ended && core.closeExpected()) this.#endSocket();
+  }
+
+  #flush(): void {
+    const core = this.#core;
+    if (core.outgoingBytes === 0 && this.#callbacks === null) return;
+    const out = core.takeOutgoing();
+    const cbs = this.#callbacks;
+    this.#callbacks = null;
+    const socket = this.#socket;
+    if (socket.destroyed || socket.writableEnded) {
+      if (cbs !== null) process.nextTick(Connection.#runCallbacks, cbs, this.#notOpenError());
+      return;
+    }
+    if (out.length === 0) {
+      if (cbs !== null) process.nextTick(Connection.#runCallbacks, cbs, undefined);
+      return;
+    }
+    this.#writeBatches.push(cbs);
+    if (out.length === 1) {
+      socket.write(out[0], this.#onWritten);
+    } else {
+      socket.cork();
+      const last = out.length - 1;
+      for (let i = 0; i < last; i++) socket.write(out[i]);
+      socket.write(out[last], this.#onWritten);
+      socket.uncork();
+    }
+    if (socket.writableLength > 0) this.#awaitingDrain = true;
+  }
+
+  static #runCallbacks(cbs: SendCallback[], err: Error | undefined): void {
+    for (let i = 0; i < cbs.length; i++) cbs[i](err);
+  }
+
+  // One function per connection (not per write): Node calls write callbacks in order, so batches are a FIFO.
+  #onWritten = (err?: Error | null): void => {
+    const batches = this.#writeBatches;
+    const cbs = batches[this.#writeHead];
+    batches[this.#writeHead++] = null;
+    if (this.#writeHead === batches.length) {
+      batches.length = 0;
+      this.#writeHead = 0;
+    }
+    if (cbs !== null && cbs !== undefined) Connection.#runCallbacks(cbs, err ?? undefined);
+    if (this.#awaitingDrain && !this.#closed && this.bufferedAmount === 0) {
+      this.#awaitingDrain = false;
+      this.emit('drain');
+    }
+  };
+
+  #endSocket(): void {
+    if (this.#ended) return;
+    this.#ended = true;
+    this.#socket.end();
+  }
+
+  #dispatch(): void {
+    const events = this.#core.takeEvents();
+    for (let i = 0; i < events.length; i++) {
+      const event = events[i];
+      switch (event.type) {
+        case 'message':
+          this.emit('message', event.data, event.binary);
+          break;
+        case 'ping':
+          this.emit('ping', event.data);
+          break;
+        case 'pong':
+          this.emit('pong', event.data);
+          break;
+        case 'close':
+          // RFC 6455 §5.5.1: "If an endpoint receives a Close frame and did not previously send a Close frame, the
+          // endpoint MUST send a Close frame in response." The core does; this covers a core that left it to us.
+          if (this.#core.closeSent === null && this.#core.failure === null) this.#core.close();
+          break;
+        case 'error':
+          this.#emitError(event.error);
+          break;
+      }
+    }
+  }
+
+  #emitError(error: ProtocolError): void {
+    if (this.listenerCount('error') === 0) return;
+    this.emit('error', new WebSocketError(error.message, error.code, { cause: error }));
+  }
+
+  static #onSocketData = function (this: DrivenSocket, chunk: Buffer): void {
+    const conn = this[kConnection];
+    if (conn === undefined) return;
+    conn.#alive = true;
+    if (conn.#idleTimeout > 0) conn.#lastActivity = performance.now();
+    conn.#inRead = true;
+    try {
+      conn.#core.receive(chunk);
+      conn.#dispatch();
+    } finally {
+      conn.#inRead = false;
+      conn.#afterStep();
+    }
+  };
+
+  static #onSocketEnd = function (this: DrivenSocket): void {
+    const conn = this[kConnection];
+    if (conn === undefined) return;
+    conn.#inRead = true;
+    try {
+      conn.#core.receiveEof();
+      conn.#dispatch();
+    } finally {
+      conn.#inRead = false;
+      conn.#afterStep();
+      // The peer will send nothing more; finish writing what is queued and close our side too.
+      conn.#endSocket();
+    }
+  };
+
+  static #onSocketError = function (this: DrivenSocket): void {
+    // Socket errors (ECONNRESET, EPIPE, ...) end the connection; the close event reports 1006. Never rethrown.
+    this.destroy();
+  };
+
+  static #onSocketClose = function (this: DrivenSocket): void {
+    const conn = this[kConnection];
+    if (conn !== undefined) Connection.#onSocketCloseFor(conn);
+  };
+
+  static #onSocketCloseFor(conn: Connection): void {
+    if (conn.#closed) return;
+    conn.#closed = true;
+    sharedDeadlines.cancel(conn.#closeDeadline);
+    sharedDeadlines.cancel(conn.#idleDeadline);
+    conn.#closeDeadline = null;
+    conn.#idleDeadline = null;
+    const core = conn.#core;
+    // Anything still buffered from the last reads (e.g. a Close frame in the final chunk) was already dispatched.
+    const received = core.closeReceived;
+    // RFC 6455 §7.1.5: "If _The WebSocket Connection is Closed_ and no Close control frame was received by the
+    // endpoint ..., _The WebSocket Connection Close Code_ is considered to be 1006."
+    conn.#closeCode = received !== null ? received.code : 1006;
+    conn.#closeReason = received !== null && received.reason.length > 0 ? Buffer.from(received.reason) : EMPTY;
+    // §7.1.4 / WHATWG: clean when the closing handshake completed and TCP closed without us cutting it.
+    conn.#wasClean = received !== null && core.closeSent !== null && core.failure === null && !conn.#terminated && !conn.#timedOut;
+    const cbs = conn.#callbacks;
+    conn.#callbacks = null;
+    if (cbs !== null) Connection.#runCallbacks(cbs, conn.#notOpenError());
+    conn.emit('close', conn.#closeCode, conn.#closeReason);
+  }
+
+  static #onCloseDeadline(conn: Connection): void {
+    conn.#closeDeadline = null;
+    if (conn.#closed) return;
+    conn.#timedOut = true;
+    conn.#socket.destroy();
+  }
+
+  static #onIdleDeadline(conn: Connection): void {
+    conn.#idleDeadline = null;
+    if (conn.#closed || conn.readyState !== ReadyState.OPEN) return;
+    const idle = performance.now() - conn.#lastActivity;
+    if (idle >= conn.#idleTimeout) {
+      conn.close(1001, 'idle timeout');
+    } else {
+      conn.#idleDeadline = sharedDeadlines.schedule(conn.#idleTimeout - idle, Connection.#onIdleDeadline, conn);
+    }
+  }
+}
