@@ -30,34 +30,24 @@ export const CLIENT_DISCONNECT = 1000;
 
 /**
  * defaultClosePolicy is the reconnect policy per close code (RFC 6455 §7.4.1 and docs/close-codes.md).
- * Unlisted 1xxx/2xxx/3xxx codes retry; unlisted 4xxx codes stop (an application code we do not know is not a
- * reason to hammer the server).
+ * docs/close-codes.md: "the SDK treats an unknown 4xxx code as **stop**, any other unknown code as **retry**."
  */
 export const defaultClosePolicy = {
   // RFC 6455 §7.4.1: 1000 "indicates a normal closure, meaning that the purpose for which the connection was
-  // established has been fulfilled." The server ended the session on purpose: do not come back by ourselves.
-  1000: { action: 'stop', reason: 'the server closed the session normally' },
+  // established has been fulfilled." hayate sends it when the server ends a session deliberately: stay closed.
+  1000: { action: 'stop', reason: 'the server ended the session' },
   1001: { action: 'retry', reason: 'the server is going away' },
-  1002: { action: 'retry', reason: 'protocol error' },
-  1003: { action: 'stop', reason: 'the server cannot accept this data type' },
-  1005: { action: 'retry', reason: 'closed without a status code' },
   1006: { action: 'retry', reason: 'the connection was lost' },
-  1007: { action: 'stop', reason: 'the server rejected invalid message data' },
   // RFC 6455 §7.4.1: 1008 "indicates that an endpoint is terminating the connection because it has received a
-  // message that violates its policy." Coming back would violate it again.
+  // message that violates its policy." Coming back would repeat the violation (docs/close-codes.md: stop).
   1008: { action: 'stop', reason: 'the server closed the connection for a policy violation' },
   1009: { action: 'stop', reason: 'a message was too big for the server' },
-  1010: { action: 'stop', reason: 'a required extension was not negotiated' },
   1011: { action: 'retry', reason: 'the server hit an internal error' },
   1012: { action: 'retry', reason: 'the server is restarting' },
-  1013: { action: 'retry', reason: 'the server is overloaded: try again later', minDelayMs: 5_000 },
-  1014: { action: 'retry', reason: 'bad gateway' },
-  1015: { action: 'stop', reason: 'the TLS handshake failed' },
-  4000: { action: 'retry', reason: 'the heartbeat timed out' },
-  4001: { action: 'reauth', reason: 'authentication required or token expired' },
-  4003: { action: 'stop', reason: 'forbidden' },
-  4008: { action: 'retry', reason: 'rate limited', minDelayMs: 5_000 },
-  4009: { action: 'stop', reason: 'replaced by a newer connection' },
+  // docs/close-codes.md: 1013 "retry (backoff, first attempt not before 1-5 s)".
+  1013: { action: 'retry', reason: 'the server is overloaded: trying again later', minDelayMs: 1_000 },
+  4001: { action: 'reauth', reason: 'the token expired or was revoked' },
+  4003: { action: 'stop', reason: 'this user is not allowed to use the service' },
 } as const satisfies ClosePolicyTable;
 
 /** DecideCloseOptions tells `decideClose` who closed and which table to use. */

@@ -27,8 +27,17 @@ export interface WebSocketLike {
 /** WebSocketConstructor makes a WebSocketLike: `new WebSocket(url, protocols)`. */
 export type WebSocketConstructor = new (url: string, protocols?: string | string[]) => WebSocketLike;
 
-/** UrlSource is a fixed URL, or a function returning one for each attempt (e.g. to put a fresh token in it). */
-export type UrlSource = string | (() => string | Promise<string>);
+/** ConnectTarget is where one attempt connects: the URL and the subprotocols to offer. */
+export interface ConnectTarget {
+  readonly url: string;
+  readonly protocols?: string | string[];
+}
+
+/**
+ * UrlSource is a fixed URL, or a function called before every attempt that returns the URL (or URL and subprotocols),
+ * e.g. to put a fresh token in it.
+ */
+export type UrlSource = string | (() => string | ConnectTarget | Promise<string | ConnectTarget>);
 
 /** CloseInfo describes one WebSocket closing: the code, the peer's reason text, and what the policy decided. */
 export interface CloseInfo extends CloseDecision {
@@ -101,6 +110,11 @@ export interface ReconnectingSocketOptions {
   closePolicy?: ClosePolicyTable;
   /** Time allowed for a WebSocket to open, in ms. Default 10 000. */
   connectTimeoutMs?: number;
+  /**
+   * Consecutive attempts that never reached `open` after which the socket stops with "cannot connect" (a bad token
+   * is refused at the handshake, which browsers report only as 1006). Default 20.
+   */
+  maxFailedAttempts?: number;
   /** Dead-link detection. Default 30 s interval, 10 s timeout, no probe. */
   heartbeat?: HeartbeatOptions;
   /** Time source and timers. Default `systemClock`. */
@@ -146,6 +160,10 @@ export class ReconnectingSocket extends Emitter<ReconnectingSocketEvents> {
   #backoff: Backoff;
   #policy: ClosePolicyTable | undefined;
   #connectTimeoutMs: number;
+  #maxFailedAttempts: number;
+  /** Attempts since the last `open` that failed before opening. */
+  #failedAttempts = 0;
+  #openedThisAttempt = false;
   #heartbeatIntervalMs: number;
   #heartbeatTimeoutMs: number;
   #probe: (() => string) | undefined;
@@ -174,6 +192,7 @@ export class ReconnectingSocket extends Emitter<ReconnectingSocketEvents> {
     this.#backoff = options.backoff instanceof Backoff ? options.backoff : new Backoff(options.backoff);
     this.#policy = options.closePolicy;
     this.#connectTimeoutMs = options.connectTimeoutMs ?? 10_000;
+    this.#maxFailedAttempts = options.maxFailedAttempts ?? 20;
     this.#heartbeatIntervalMs = options.heartbeat?.intervalMs ?? 30_000;
     this.#heartbeatTimeoutMs = options.heartbeat?.timeoutMs ?? 10_000;
     this.#probe = options.heartbeat?.probe;
@@ -197,6 +216,7 @@ export class ReconnectingSocket extends Emitter<ReconnectingSocketEvents> {
     if (kind !== 'idle' && kind !== 'closed') return;
     this.#attempt = 0;
     this.#reauthStreak = 0;
+    this.#failedAttempts = 0;
     this.#backoff.reset();
     this.#listenEnvironment();
     if (this.#env?.isOnline() === false) {
@@ -266,10 +286,12 @@ export class ReconnectingSocket extends Emitter<ReconnectingSocketEvents> {
   async #open(): Promise<void> {
     const generation = ++this.#generation;
     this.#attempt += 1;
+    this.#openedThisAttempt = false;
     this.#setState({ kind: 'connecting', attempt: this.#attempt });
-    let url: string;
+    let target: ConnectTarget;
     try {
-      url = typeof this.#url === 'string' ? this.#url : await this.#url();
+      const source = typeof this.#url === 'string' ? this.#url : await this.#url();
+      target = typeof source === 'string' ? { url: source, protocols: this.#protocols } : source;
     } catch (error) {
       if (generation !== this.#generation) return;
       this.emit('error', toError(error));
@@ -279,7 +301,7 @@ export class ReconnectingSocket extends Emitter<ReconnectingSocketEvents> {
     if (generation !== this.#generation) return;
     let ws: WebSocketLike;
     try {
-      ws = new this.#WebSocket(url, this.#protocols);
+      ws = target.protocols === undefined ? new this.#WebSocket(target.url) : new this.#WebSocket(target.url, target.protocols);
     } catch (error) {
       // A malformed URL or forbidden port throws synchronously (WHATWG "SyntaxError"): retrying cannot help.
       this.emit('error', toError(error));
@@ -314,6 +336,8 @@ export class ReconnectingSocket extends Emitter<ReconnectingSocketEvents> {
   #handleOpen(ws: WebSocketLike): void {
     if (ws !== this.#ws) return;
     this.#clearTimer('connect');
+    this.#openedThisAttempt = true;
+    this.#failedAttempts = 0;
     this.#setState({ kind: 'open' });
     this.#setTimer('stable', () => {
       this.#backoff.reset();
@@ -363,6 +387,13 @@ export class ReconnectingSocket extends Emitter<ReconnectingSocketEvents> {
   #afterClose(info: CloseInfo): void {
     let action = info.action;
     let reason = info.reason;
+    if (!this.#openedThisAttempt) {
+      this.#failedAttempts += 1;
+      if (action !== 'stop' && this.#failedAttempts >= this.#maxFailedAttempts) {
+        action = 'stop';
+        reason = `cannot connect: ${this.#failedAttempts} attempts in a row failed (last: ${info.reason})`;
+      }
+    }
     if (action === 'reauth') {
       this.#reauthStreak += 1;
       if (typeof this.#url === 'string') {
