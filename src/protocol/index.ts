@@ -24,3 +24,4 @@ export * from './limits.js';
 export type { MessageExtension } from './extension.js';
 export * from './handshake.js';
 export * from './header-values.js';
+export * from './deflate-params.js';
