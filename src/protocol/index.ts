@@ -25,3 +25,7 @@ export type { MessageExtension } from './extension.js';
 export * from './handshake.js';
 export * from './header-values.js';
 export * from './deflate-params.js';
+export { WebSocketProtocol, ReadyState } from './protocol.js';
+export type { ProtocolOptions, ProtocolEvent, Role, ReadyStateValue, CloseInfo, FragmentOpcode } from './protocol.js';
+export { PreparedMessage, prepareMessage } from './prepared-message.js';
+export type { PrepareMessageOptions } from './prepared-message.js';
