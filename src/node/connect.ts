@@ -8,6 +8,8 @@ import type { HandshakeError } from '../protocol/index.js';
 import { checkProtocols, parseWebSocketUrl, startHandshake, type ClientOptions } from './client.js';
 import type { Connection } from './connection.js';
 
+export type { ClientOptions, ClientTlsOptions } from './client.js';
+
 /** ConnectOptions are `connect()`'s options: the client's Node options plus the subprotocols to offer. */
 export interface ConnectOptions extends ClientOptions {
   /** Subprotocols to offer, in order of preference (default none). */

@@ -18,3 +18,7 @@ export type {
 } from './server.js';
 export { Heartbeat, DEFAULT_HEARTBEAT_INTERVAL } from './keepalive.js';
 export type { HeartbeatOptions, HeartbeatTarget } from './keepalive.js';
+export { WebSocket, CloseEvent, ErrorEvent } from './websocket.js';
+export type { WebSocketOptions, WebSocketData, BinaryType, CloseEventInit, ErrorEventInit } from './websocket.js';
+export { connect } from './connect.js';
+export type { ConnectOptions, ClientOptions, ClientTlsOptions } from './connect.js';

@@ -18,6 +18,9 @@ import { checkProtocols, parseWebSocketUrl, startHandshake, type ClientOptions, 
 import type { Connection } from './connection.js';
 import { CloseEvent, ErrorEvent } from './events.js';
 
+export { CloseEvent, ErrorEvent } from './events.js';
+export type { CloseEventInit, ErrorEventInit } from './events.js';
+
 /** BinaryType is how binary messages are delivered: `blob` (default, WHATWG) or `arraybuffer`. */
 export type BinaryType = 'blob' | 'arraybuffer';
 
