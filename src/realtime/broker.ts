@@ -1,0 +1,64 @@
+// The Broker interface: everything the hub shares with the world beyond this process. Three services, each shaped
+// after the Redis feature that will implement it for scale-out (docs/brokers.md maps every method):
+//   - publish/subscribe per channel (Redis Pub/Sub): live delivery to every node with members of a room;
+//   - room history by offset, within an epoch (Redis Streams, or a sorted set scored by offset): resume and replay;
+//   - presence records that expire (a sorted set scored by expiry time): who is in a room across nodes, and
+//     self-cleaning when a node dies.
+// It does not know sockets, messages or users: payloads are opaque strings/bytes, keys are strings.
+
+/** ChannelListener receives one published payload, exactly as it was published. */
+export type ChannelListener = (data: string | Uint8Array) => void;
+
+/** Subscription is a live subscription to a channel; `unsubscribe` ends it. */
+export interface Subscription {
+  unsubscribe(): Promise<void>;
+}
+
+/** HistoryEntry is one stored record with the offset the room's history gave it. */
+export interface HistoryEntry {
+  offset: number;
+  record: string;
+}
+
+/** HistoryPage is the result of a history read: a consistent snapshot of the room's offsets and entries. */
+export interface HistoryPage {
+  /** The epoch the offsets belong to. */
+  epoch: string;
+  /** The latest offset of the room (0 when nothing was ever appended in this epoch). */
+  latest: number;
+  /** The oldest offset still retained (`latest + 1` when nothing is retained). */
+  first: number;
+  /** Entries with offsets after the requested one, oldest first, at most `limit`. */
+  entries: HistoryEntry[];
+}
+
+/** PresenceRecord is one presence entry of a room (the hub keys them by connection and stores the user as value). */
+export interface PresenceRecord {
+  key: string;
+  value: string;
+}
+
+/** Broker is the hub's link to other nodes and to storage; every method may be asynchronous (a network round trip). */
+export interface Broker {
+  /**
+   * epoch identifies the history store's current life: it changes when stored history is lost (an in-memory
+   * broker's restart, a flushed Redis). Offsets are only comparable within one epoch.
+   */
+  readonly epoch: string;
+  /** publish delivers `data` to every subscriber of `channel` on every node, in publish order per publisher. */
+  publish(channel: string, data: string | Uint8Array): Promise<void>;
+  /** subscribe calls `listener` for every payload published on `channel` from now on (active once resolved). */
+  subscribe(channel: string, listener: ChannelListener): Promise<Subscription>;
+  /** append stores `record` as the next message of `room`'s history and resolves to its offset (1, 2, 3, ...). */
+  append(room: string, record: string): Promise<{ offset: number; epoch: string }>;
+  /** read returns up to `limit` entries of `room` with offsets greater than `after` (a consistent snapshot). */
+  read(room: string, options: { after: number; limit: number }): Promise<HistoryPage>;
+  /** setPresence creates or refreshes `key` in `room`'s presence; it expires `ttlMs` later unless refreshed. */
+  setPresence(room: string, key: string, value: string, ttlMs: number): Promise<void>;
+  /** deletePresence removes `key` from `room`'s presence. */
+  deletePresence(room: string, key: string): Promise<void>;
+  /** listPresence returns the unexpired presence records of `room`. */
+  listPresence(room: string): Promise<PresenceRecord[]>;
+  /** close releases the broker's resources; subscriptions end. */
+  close(): Promise<void>;
+}

@@ -1,0 +1,714 @@
+// Hub: the realtime server's core. It takes authenticated connections (Socket + identity), validates every client
+// message against the schemas of messages.ts, and implements rooms, direct messages through per-user inbox rooms,
+// presence, history replay by offset within an epoch, duplicate suppression, rate limits, error budgets and the
+// slow-consumer policy (docs/protocol.md, docs/limits.md). Live delivery goes through the Broker: a message is stored,
+// published once, and each node writes the same prepared bytes to all its members of the room.
+// It does not know HTTP, frames or Redis: the composition (src/cli/chat-server.ts) authenticates handshakes, hands in
+// `prepare`, and owns the transport's heartbeats.
+import type { Broker } from './broker.js';
+import { decodeBinaryEnvelope } from './binary-envelope.js';
+import {
+  ChatSendMessage, CLIENT_MESSAGE_TYPES, DmSendMessage, HelloMessage, INBOX_PREFIX, JoinMessage, LeaveMessage,
+  PingMessage, conversationId, inboxRoom,
+  type ClientMessage, type ErrorCode, type JoinedMessage, type Member, type UserRef,
+} from './messages.js';
+import { Peer, type UserState } from './peer.js';
+import { Presence } from './presence.js';
+import { TokenBucket, type RateLimit } from './rate-limit.js';
+import { RecentIds, type RecentIdsOptions } from './recent-ids.js';
+import { Rooms, roomChannel } from './rooms.js';
+import { identityPrepare, type PrepareFunction, type Socket } from './socket.js';
+import { AppCloseCode } from './messages.js';
+
+/** HubObserver receives counts for metrics; every method is optional and must not throw. */
+export interface HubObserver {
+  connectionOpened?(): void;
+  connectionClosed?(): void;
+  /** A client message arrived (`bytes` long). */
+  messageIn?(bytes: number, binary: boolean): void;
+  /** A message of `bytes` was written to `recipients` connections. */
+  messageOut?(bytes: number, recipients: number): void;
+  /** An `error` reply with `code` was sent. */
+  errorSent?(code: ErrorCode): void;
+  /** A connection was closed for being a slow consumer (1013). */
+  slowConsumer?(): void;
+  /** A connection was closed for sustained abuse (1008). */
+  policyViolation?(): void;
+}
+
+/** HubLogger is the subset of a pino logger the hub uses. */
+export interface HubLogger {
+  warn(object: object, message?: string): void;
+  info(object: object, message?: string): void;
+  debug(object: object, message?: string): void;
+  error(object: object, message?: string): void;
+}
+
+/** HubOptions configures a Hub; every limit has a default (docs/limits.md). */
+export interface HubOptions {
+  broker: Broker;
+  /** Frames a broadcast once. Default: identity (the transport frames each send). */
+  prepare?: PrepareFunction;
+  /** The transport's heartbeat interval, announced in `welcome`. Default 30_000. */
+  heartbeatMs?: number;
+  /** Messages replayed at most per join (should match the broker's history size). Default 1000. */
+  replayLimit?: number;
+  /** Largest client message accepted, in bytes (larger ones get `too_large`). Default 65_536. */
+  maxMessageBytes?: number;
+  /** Per-connection message rate. Default 20/s, burst 40. */
+  connectionRate?: RateLimit;
+  /** Per-user message rate (all its connections together). Default 50/s, burst 100. */
+  userRate?: RateLimit;
+  /** Refused messages tolerated before closing with 1008. Default 10 at once, refilling 1/s. */
+  errorBudget?: RateLimit;
+  /** Client messages queued behind a pending one before the connection is closed with 1008. Default 256. */
+  maxBacklog?: number;
+  /** Send-queue bound in bytes; over it for `slowConsumerGraceMs` closes with 1013. Default 1 MiB. */
+  maxBufferedBytes?: number;
+  /** Send-queue size that closes with 1013 at once. Default 8 MiB. */
+  hardMaxBufferedBytes?: number;
+  /** Grace period over `maxBufferedBytes`, in milliseconds. Default 5_000. */
+  slowConsumerGraceMs?: number;
+  /** Time a closing connection gets before it is terminated, in milliseconds. Default 5_000. */
+  closeTimeoutMs?: number;
+  /** Connections per user. Default 8. */
+  maxConnectionsPerUser?: number;
+  /** Connections per IP address. Default 64. */
+  maxConnectionsPerIp?: number;
+  /** Presence record lifetime without refresh (refreshed every third of it). Default 60_000. */
+  presenceTtlMs?: number;
+  /** Duplicate-suppression window per user. Default 1024 ids for 10 minutes. */
+  dedup?: RecentIdsOptions;
+  /** Interval of the one housekeeping timer (slow consumers, expiry, presence refresh). Default 250. */
+  sweepIntervalMs?: number;
+  observer?: HubObserver;
+  logger?: HubLogger;
+  /** Clock, ms since the Unix epoch. Default `Date.now`. */
+  now?: () => number;
+}
+
+/** ConnectionIdentity is who a new connection belongs to (from authentication) and where it comes from. */
+export interface ConnectionIdentity {
+  user: UserRef;
+  /** Remote IP address, for per-IP limits. Default `unknown`. */
+  address?: string;
+  /** Token expiry (ms since the Unix epoch); the connection is closed with 4001 then. */
+  expiresAt?: number;
+}
+
+/** Admission is the answer to "may this user open one more connection from this address?". */
+export type Admission = { ok: true } | { ok: false; status: 429 | 503; reason: string };
+
+const NOOP_LOGGER: HubLogger = { warn() {}, info() {}, debug() {}, error() {} };
+const SCHEMAS = {
+  hello: HelloMessage, join: JoinMessage, leave: LeaveMessage, chat: ChatSendMessage, dm: DmSendMessage, ping: PingMessage,
+} as const;
+const KNOWN_TYPES: ReadonlySet<string> = new Set(CLIENT_MESSAGE_TYPES);
+const OFFSET_PREFIX = '{"offset":';
+const MAX_HELD = 10_000;
+const USER_STATE_IDLE_MS = 600_000;
+
+function randomId(bytes: number): string {
+  const buffer = new Uint8Array(bytes);
+  globalThis.crypto.getRandomValues(buffer);
+  let out = '';
+  for (const b of buffer) out += b.toString(16).padStart(2, '0');
+  return out;
+}
+
+/** withOffset turns a stored record (a JSON object without offset) into the wire message for `offset`. */
+export function withOffset(record: string, offset: number): string {
+  return `${OFFSET_PREFIX}${offset},${record.slice(1)}`;
+}
+
+/** offsetOf reads the offset a wire message built by `withOffset` starts with (undefined for other messages). */
+export function offsetOf(data: string): number | undefined {
+  if (!data.startsWith(OFFSET_PREFIX)) return undefined;
+  const end = data.indexOf(',', OFFSET_PREFIX.length);
+  const value = Number(data.slice(OFFSET_PREFIX.length, end));
+  return Number.isSafeInteger(value) ? value : undefined;
+}
+
+/** Hub runs rooms, DMs, presence and history for connections handed to it with `addConnection`. */
+export class Hub {
+  readonly #broker: Broker;
+  readonly #prepare: PrepareFunction;
+  readonly #now: () => number;
+  readonly #log: HubLogger;
+  readonly #observer: HubObserver;
+  readonly #rooms: Rooms;
+  readonly #presence: Presence;
+  readonly #o: Required<Omit<HubOptions, 'broker' | 'prepare' | 'observer' | 'logger' | 'now' | 'dedup'>>;
+  readonly #dedup: RecentIdsOptions;
+  readonly #peers = new Set<Peer>();
+  readonly #users = new Map<string, UserState>();
+  readonly #perAddress = new Map<string, number>();
+  readonly #watched = new Set<Peer>();
+  readonly #nodeId = randomId(4);
+  readonly #sweep: ReturnType<typeof setInterval>;
+  #messageCounter = 0;
+  #connectionCounter = 0;
+  #nextExpiry = Infinity;
+  #lastRefresh: number;
+  #lastEviction: number;
+  #closing = false;
+  #drained: (() => void) | null = null;
+
+  /** Creates a hub over `options.broker` and starts its housekeeping timer (unref'd). */
+  constructor(options: HubOptions) {
+    this.#broker = options.broker;
+    this.#prepare = options.prepare ?? identityPrepare;
+    this.#now = options.now ?? Date.now;
+    this.#log = options.logger ?? NOOP_LOGGER;
+    this.#observer = options.observer ?? {};
+    this.#dedup = options.dedup ?? {};
+    this.#o = {
+      heartbeatMs: options.heartbeatMs ?? 30_000,
+      replayLimit: options.replayLimit ?? 1000,
+      maxMessageBytes: options.maxMessageBytes ?? 65_536,
+      connectionRate: options.connectionRate ?? { perSecond: 20, burst: 40 },
+      userRate: options.userRate ?? { perSecond: 50, burst: 100 },
+      errorBudget: options.errorBudget ?? { perSecond: 1, burst: 10 },
+      maxBacklog: options.maxBacklog ?? 256,
+      maxBufferedBytes: options.maxBufferedBytes ?? 1024 * 1024,
+      hardMaxBufferedBytes: options.hardMaxBufferedBytes ?? 8 * 1024 * 1024,
+      slowConsumerGraceMs: options.slowConsumerGraceMs ?? 5_000,
+      closeTimeoutMs: options.closeTimeoutMs ?? 5_000,
+      maxConnectionsPerUser: options.maxConnectionsPerUser ?? 8,
+      maxConnectionsPerIp: options.maxConnectionsPerIp ?? 64,
+      presenceTtlMs: options.presenceTtlMs ?? 60_000,
+      sweepIntervalMs: options.sweepIntervalMs ?? 250,
+    };
+    this.#rooms = new Rooms({
+      broker: this.#broker,
+      deliver: (room, data) => this.#deliver(room, data),
+      onError: (error) => this.#log.error({ err: error }, 'broker subscription failed'),
+    });
+    this.#presence = new Presence({ broker: this.#broker, ttlMs: this.#o.presenceTtlMs });
+    this.#lastRefresh = this.#lastEviction = this.#now();
+    this.#sweep = setInterval(() => this.sweep(), this.#o.sweepIntervalMs);
+    this.#sweep.unref();
+  }
+
+  /** connections is the number of open connections. */
+  get connections(): number {
+    return this.#peers.size;
+  }
+
+  /** epoch is the broker's history epoch. */
+  get epoch(): string {
+    return this.#broker.epoch;
+  }
+
+  /** admit tells whether `userId` may open another connection from `address` (call it at the handshake). */
+  admit(userId: string, address = 'unknown'): Admission {
+    if (this.#closing) return { ok: false, status: 503, reason: 'server shutting down' };
+    if ((this.#users.get(userId)?.peers.size ?? 0) >= this.#o.maxConnectionsPerUser) {
+      return { ok: false, status: 429, reason: 'too many connections for this user' };
+    }
+    if ((this.#perAddress.get(address) ?? 0) >= this.#o.maxConnectionsPerIp) {
+      return { ok: false, status: 429, reason: 'too many connections from this address' };
+    }
+    return { ok: true };
+  }
+
+  /** addConnection takes an open socket of an authenticated user, sends `welcome` and joins the user's inbox. */
+  addConnection(socket: Socket, identity: ConnectionIdentity): void {
+    const now = this.#now();
+    const address = identity.address ?? 'unknown';
+    const admission = this.admit(identity.user.id, address);
+    if (!admission.ok) {
+      socket.close(admission.status === 503 ? 1001 : 1013, admission.reason);
+      return;
+    }
+    let state = this.#users.get(identity.user.id);
+    if (state === undefined) {
+      state = {
+        user: identity.user, peers: new Set(), bucket: new TokenBucket(this.#o.userRate, now),
+        recent: new RecentIds(this.#dedup), touchedAt: now,
+      };
+      this.#users.set(identity.user.id, state);
+    }
+    state.user = identity.user;
+    state.touchedAt = now;
+    const peer = new Peer({
+      id: `${this.#nodeId}-${(++this.#connectionCounter).toString(36)}`,
+      socket, state, address, inbox: inboxRoom(identity.user.id),
+      bucket: new TokenBucket(this.#o.connectionRate, now),
+      errorBudget: new TokenBucket(this.#o.errorBudget, now),
+      expiresAt: identity.expiresAt ?? Infinity,
+    });
+    state.peers.add(peer);
+    this.#peers.add(peer);
+    this.#perAddress.set(address, (this.#perAddress.get(address) ?? 0) + 1);
+    if (peer.expiresAt < this.#nextExpiry) this.#nextExpiry = peer.expiresAt;
+    socket.on('message', (data: Buffer, isBinary: boolean) => this.#receive(peer, data, isBinary));
+    socket.on('close', () => this.#closed(peer));
+    socket.on('error', (error: Error) => this.#log.debug({ err: error, connection: peer.id }, 'socket error'));
+    this.#observer.connectionOpened?.();
+    this.#sendJson(peer, this.#welcome(peer));
+    peer.rooms.add(peer.inbox);
+    void this.#rooms.add(peer.inbox, peer);
+  }
+
+  /** close stops admitting, closes every connection with `code` (1001), waits up to `drainMs`, then terminates the rest. */
+  async close(options: { code?: number; reason?: string; drainMs?: number } = {}): Promise<void> {
+    this.#closing = true;
+    const drainMs = options.drainMs ?? 5_000;
+    for (const peer of this.#peers) this.#closePeer(peer, options.code ?? 1001, options.reason ?? 'server shutting down');
+    if (this.#peers.size > 0) {
+      await new Promise<void>((resolve) => {
+        const timer = setTimeout(resolve, drainMs);
+        this.#drained = () => {
+          clearTimeout(timer);
+          resolve();
+        };
+      });
+    }
+    this.#drained = null;
+    for (const peer of [...this.#peers]) {
+      peer.socket.terminate();
+      this.#closed(peer);
+    }
+    clearInterval(this.#sweep);
+    await this.#rooms.clear();
+  }
+
+  /** sweep runs one round of housekeeping: slow consumers, stuck closes, token expiry, presence refresh. */
+  sweep(): void {
+    const now = this.#now();
+    for (const peer of this.#watched) {
+      if (peer.closed) {
+        this.#watched.delete(peer);
+      } else if (peer.closingSince !== 0) {
+        if (now - peer.closingSince >= this.#o.closeTimeoutMs) {
+          this.#watched.delete(peer);
+          peer.socket.terminate();
+        }
+      } else if (peer.socket.bufferedAmount <= this.#o.maxBufferedBytes) {
+        peer.overSince = 0;
+        this.#watched.delete(peer);
+      } else if (now - peer.overSince >= this.#o.slowConsumerGraceMs) {
+        this.#slowConsumer(peer);
+      }
+    }
+    if (now >= this.#nextExpiry) {
+      this.#nextExpiry = Infinity;
+      for (const peer of this.#peers) {
+        if (peer.expiresAt <= now) this.#closePeer(peer, AppCloseCode.Unauthorized, 'token expired');
+        else if (peer.expiresAt < this.#nextExpiry) this.#nextExpiry = peer.expiresAt;
+      }
+    }
+    if (now - this.#lastRefresh >= this.#o.presenceTtlMs / 3) {
+      this.#lastRefresh = now;
+      for (const peer of this.#peers) {
+        for (const room of peer.rooms) {
+          if (room !== peer.inbox && !peer.held.has(room)) {
+            this.#presence.refresh(room, peer).catch((error: unknown) => this.#log.warn({ err: error }, 'presence refresh failed'));
+          }
+        }
+      }
+    }
+    if (now - this.#lastEviction >= 60_000) {
+      this.#lastEviction = now;
+      const ttl = Math.max(this.#dedup.ttlMs ?? USER_STATE_IDLE_MS, 0);
+      for (const [id, state] of this.#users) if (state.peers.size === 0 && now - state.touchedAt > ttl) this.#users.delete(id);
+    }
+  }
+
+  // ---- sending ----------------------------------------------------------------------------------------------------
+
+  #send(peer: Peer, data: string | Uint8Array | object): void {
+    if (!peer.writable) return;
+    peer.socket.send(data);
+    this.#checkBuffered(peer);
+  }
+
+  #sendJson(peer: Peer, message: object): void {
+    const text = JSON.stringify(message);
+    this.#send(peer, text);
+    this.#observer.messageOut?.(Buffer.byteLength(text), 1);
+  }
+
+  #checkBuffered(peer: Peer): void {
+    const buffered = peer.socket.bufferedAmount;
+    if (buffered <= this.#o.maxBufferedBytes) return;
+    if (buffered > this.#o.hardMaxBufferedBytes) {
+      this.#slowConsumer(peer);
+    } else if (peer.overSince === 0) {
+      peer.overSince = this.#now();
+      this.#watched.add(peer);
+    }
+  }
+
+  #slowConsumer(peer: Peer): void {
+    this.#log.info({ connection: peer.id, user: peer.user.id, buffered: peer.socket.bufferedAmount }, 'slow consumer');
+    this.#observer.slowConsumer?.();
+    // RFC 6455 §7.4.1: 1013 is "Try Again Later"; the SDK reconnects with backoff and resumes by offset.
+    this.#closePeer(peer, 1013, 'slow consumer');
+  }
+
+  #closePeer(peer: Peer, code: number, reason: string): void {
+    if (!peer.writable) return;
+    peer.closingSince = this.#now();
+    this.#watched.add(peer);
+    try {
+      peer.socket.close(code, reason);
+    } catch (error) {
+      this.#log.debug({ err: error }, 'close failed');
+      peer.socket.terminate();
+    }
+  }
+
+  #deliver(room: string, data: string | Uint8Array): void {
+    const members = this.#rooms.members(room);
+    if (members.size === 0) return;
+    const binary = typeof data !== 'string';
+    const offset = binary ? undefined : offsetOf(data);
+    let prepared: string | Uint8Array | object | undefined;
+    let recipients = 0;
+    for (const peer of members) {
+      if (!peer.writable) continue;
+      const held = peer.held.get(room);
+      if (held !== undefined) {
+        if (held.length >= MAX_HELD) this.#slowConsumer(peer);
+        else held.push({ data, offset });
+        continue;
+      }
+      // DESIGN.md, hot paths: serialise and frame once, write the same bytes to every member.
+      prepared ??= this.#prepare(data, { binary });
+      peer.socket.send(prepared);
+      recipients += 1;
+      if (peer.socket.bufferedAmount > this.#o.maxBufferedBytes) this.#checkBuffered(peer);
+    }
+    if (recipients > 0) this.#observer.messageOut?.(binary ? data.length : Buffer.byteLength(data), recipients);
+  }
+
+  // ---- receiving --------------------------------------------------------------------------------------------------
+
+  #receive(peer: Peer, data: Buffer, isBinary: boolean): void {
+    if (!peer.writable) return;
+    this.#observer.messageIn?.(data.length, isBinary);
+    if (data.length > this.#o.maxMessageBytes) {
+      this.#refuse(peer, 'too_large', `messages are at most ${this.#o.maxMessageBytes} bytes`);
+      return;
+    }
+    if (isBinary) {
+      this.#binary(peer, data);
+      return;
+    }
+    let parsed: unknown;
+    try {
+      parsed = JSON.parse(data.toString('utf8'));
+    } catch {
+      this.#refuse(peer, 'invalid_json', 'not valid JSON');
+      return;
+    }
+    if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) {
+      this.#refuse(peer, 'invalid_json', 'a message is a JSON object');
+      return;
+    }
+    const raw = parsed as { type?: unknown; id?: unknown };
+    const id = typeof raw.id === 'string' && raw.id.length <= 64 ? raw.id : undefined;
+    if (typeof raw.type !== 'string' || !KNOWN_TYPES.has(raw.type)) {
+      this.#refuse(peer, 'unknown_type', `unknown message type ${JSON.stringify(raw.type ?? null).slice(0, 40)}`, id);
+      return;
+    }
+    const result = SCHEMAS[raw.type as keyof typeof SCHEMAS].safeParse(parsed);
+    if (!result.success) {
+      const issue = result.error.issues[0];
+      const where = issue.path.length > 0 ? issue.path.join('.') : raw.type;
+      this.#refuse(peer, 'invalid_message', `${where}: ${issue.message}`, id);
+      return;
+    }
+    if (!this.#allow(peer, id)) return;
+    const message = result.data as ClientMessage;
+    if (peer.busy) {
+      if (peer.backlog.length >= this.#o.maxBacklog) {
+        this.#observer.policyViolation?.();
+        this.#closePeer(peer, 1008, 'too many pending messages');
+        return;
+      }
+      peer.backlog.push(message);
+      return;
+    }
+    this.#run(peer, message);
+  }
+
+  /** Takes a token from the connection's and the user's buckets; refuses with `rate_limited` when either is empty. */
+  #allow(peer: Peer, id: string | undefined): boolean {
+    const now = this.#now();
+    const connectionWait = peer.bucket.take(now);
+    if (connectionWait === 0) {
+      const userWait = peer.state.bucket.take(now);
+      if (userWait === 0) return true;
+      peer.bucket.giveBack();
+      this.#refuse(peer, 'rate_limited', 'too many messages for this user', id, userWait);
+      return false;
+    }
+    this.#refuse(peer, 'rate_limited', 'too many messages on this connection', id, connectionWait);
+    return false;
+  }
+
+  #refuse(peer: Peer, code: ErrorCode, message: string, id?: string, retryAfterMs?: number): void {
+    this.#observer.errorSent?.(code);
+    const reply: Record<string, unknown> = { type: 'error', code, message };
+    if (id !== undefined) reply.id = id;
+    if (retryAfterMs !== undefined) reply.retryAfterMs = retryAfterMs;
+    this.#sendJson(peer, reply);
+    if (code !== 'internal_error' && peer.errorBudget.take(this.#now()) > 0) {
+      this.#log.info({ connection: peer.id, user: peer.user.id, code }, 'closing abusive connection');
+      this.#observer.policyViolation?.();
+      this.#closePeer(peer, 1008, code === 'rate_limited' ? 'rate limit exceeded' : 'too many invalid messages');
+    }
+  }
+
+  #run(peer: Peer, message: ClientMessage): void {
+    let pending: Promise<void> | undefined;
+    try {
+      pending = this.#handle(peer, message);
+    } catch (error) {
+      this.#failed(peer, message, error);
+    }
+    if (pending === undefined) return;
+    peer.busy = true;
+    pending
+      .catch((error: unknown) => this.#failed(peer, message, error))
+      .finally(() => {
+        peer.busy = false;
+        if (peer.closed) {
+          this.#release(peer);
+          return;
+        }
+        while (!peer.busy && peer.backlog.length > 0 && peer.writable) this.#run(peer, peer.backlog.shift() as ClientMessage);
+      });
+  }
+
+  #failed(peer: Peer, message: ClientMessage, error: unknown): void {
+    this.#log.error({ err: error, connection: peer.id, type: message.type }, 'message handling failed');
+    this.#refuse(peer, 'internal_error', 'the server failed to process this message', message.id);
+  }
+
+  #handle(peer: Peer, message: ClientMessage): Promise<void> | undefined {
+    switch (message.type) {
+      case 'hello':
+        this.#sendJson(peer, this.#welcome(peer));
+        this.#ack(peer, message.id);
+        return undefined;
+      case 'ping':
+        this.#sendJson(peer, message.id === undefined ? { type: 'pong', ts: this.#now() } : { type: 'pong', id: message.id, ts: this.#now() });
+        this.#ack(peer, message.id);
+        return undefined;
+      case 'join':
+        return this.#join(peer, message);
+      case 'leave':
+        return this.#leave(peer, message);
+      case 'chat':
+        return this.#chat(peer, message);
+      case 'dm':
+        return this.#dm(peer, message);
+    }
+  }
+
+  #welcome(peer: Peer): object {
+    return {
+      type: 'welcome', connectionId: peer.id, user: peer.user, serverTime: this.#now(),
+      heartbeatMs: this.#o.heartbeatMs, epoch: this.#broker.epoch,
+    };
+  }
+
+  #ack(peer: Peer, id: string | undefined, offset?: number, duplicate?: boolean): void {
+    if (id === undefined) return;
+    const ack: Record<string, unknown> = { type: 'ack', id, ok: true };
+    if (offset !== undefined) ack.offset = offset;
+    if (duplicate === true) ack.duplicate = true;
+    this.#sendJson(peer, ack);
+  }
+
+  // ---- rooms ------------------------------------------------------------------------------------------------------
+
+  async #join(peer: Peer, message: JoinMessage): Promise<void> {
+    const { room } = message;
+    const inbox = room === peer.inbox;
+    if (room.startsWith('@') && !inbox) {
+      this.#refuse(peer, 'forbidden', room.startsWith(INBOX_PREFIX) ? 'another user\'s inbox' : 'room names starting with @ are reserved', message.id);
+      return;
+    }
+    const wasMember = peer.rooms.has(room);
+    peer.rooms.add(room);
+    peer.held.set(room, []);
+    await this.#rooms.add(room, peer);
+    if (peer.closed) return;
+    let members: Member[];
+    if (inbox) {
+      members = [{ user: peer.user, connections: peer.state.peers.size }];
+    } else {
+      peer.present.add(room);
+      const presence = await this.#presence.enter(room, peer);
+      members = presence.members;
+      if (presence.entered && !wasMember) await this.#publishPresence(room, 'join', peer.user, 1);
+      if (peer.closed) return;
+    }
+    const epochChanged = message.since !== undefined && message.epoch !== undefined && message.epoch !== this.#broker.epoch;
+    const since = message.since === undefined ? undefined : epochChanged ? 0 : message.since;
+    const page = await this.#broker.read(room, { after: since ?? Number.MAX_SAFE_INTEGER, limit: since === undefined ? 0 : this.#o.replayLimit });
+    if (peer.closed) return;
+    // A `since` beyond the latest offset can only come from another epoch (the client did not say which).
+    const beyond = since !== undefined && since > page.latest;
+    const entries = beyond ? [] : page.entries;
+    const joined: JoinedMessage = {
+      type: 'joined', room, members, epoch: page.epoch, offset: page.latest,
+      replay: {
+        from: entries.length > 0 ? entries[0].offset : page.latest + 1,
+        count: entries.length,
+        truncated: since !== undefined && !beyond && since + 1 < page.first,
+        epochChanged: epochChanged || beyond,
+      },
+    };
+    this.#sendJson(peer, joined);
+    for (const entry of entries) this.#send(peer, withOffset(entry.record, entry.offset));
+    // Live messages held back during the replay: those already replayed (offset <= latest) are dropped.
+    const held = peer.held.get(room) ?? [];
+    peer.held.delete(room);
+    for (const item of held) if (item.offset === undefined || item.offset > page.latest) this.#send(peer, item.data);
+    this.#ack(peer, message.id);
+  }
+
+  async #leave(peer: Peer, message: LeaveMessage): Promise<void> {
+    const { room } = message;
+    if (room === peer.inbox) {
+      this.#refuse(peer, 'forbidden', 'a connection cannot leave its own inbox', message.id);
+      return;
+    }
+    if (!peer.rooms.has(room)) {
+      this.#refuse(peer, 'not_in_room', `not in room ${room}`, message.id);
+      return;
+    }
+    await this.#exit(peer, room);
+    this.#sendJson(peer, { type: 'left', room });
+    this.#ack(peer, message.id);
+  }
+
+  async #exit(peer: Peer, room: string): Promise<void> {
+    peer.rooms.delete(room);
+    peer.held.delete(room);
+    this.#rooms.remove(room, peer);
+    if (!peer.present.delete(room)) return;
+    if (await this.#presence.exit(room, peer)) await this.#publishPresence(room, 'leave', peer.user, 0);
+  }
+
+  #publishPresence(room: string, event: 'join' | 'leave', user: UserRef, connections: number): Promise<void> {
+    return this.#broker.publish(roomChannel(room), JSON.stringify({ type: 'presence', room, event, user, connections }));
+  }
+
+  // ---- messages ---------------------------------------------------------------------------------------------------
+
+  async #chat(peer: Peer, message: ChatSendMessage): Promise<void> {
+    const { room } = message;
+    if (!peer.rooms.has(room)) {
+      this.#refuse(peer, 'not_in_room', `join ${room} before sending to it`, message.id);
+      return;
+    }
+    if (room.startsWith('@')) {
+      this.#refuse(peer, 'forbidden', 'send direct messages with dm', message.id);
+      return;
+    }
+    await this.#once(peer, message.id, async () => {
+      const record = JSON.stringify({
+        type: 'chat', id: this.#messageId(), room, from: peer.user, text: message.text, ts: this.#now(), clientId: message.id,
+      });
+      return this.#store(room, record);
+    });
+  }
+
+  async #dm(peer: Peer, message: DmSendMessage): Promise<void> {
+    await this.#once(peer, message.id, async () => {
+      const from = peer.user;
+      const to: UserRef = this.#users.get(message.to)?.user ?? { id: message.to, name: message.to };
+      const base = {
+        id: this.#messageId(), conversation: conversationId(from.id, to.id), from, to, text: message.text,
+        ts: this.#now(), clientId: message.id,
+      };
+      const targetOffset = await this.#store(inboxRoom(to.id), JSON.stringify({ type: 'dm', room: inboxRoom(to.id), ...base }));
+      if (to.id === from.id) return targetOffset;
+      return this.#store(inboxRoom(from.id), JSON.stringify({ type: 'dm', room: inboxRoom(from.id), ...base }));
+    });
+  }
+
+  /** Runs `work` once per client message id (duplicates are acked with the first outcome), then acks it. */
+  async #once(peer: Peer, id: string | undefined, work: () => Promise<number>): Promise<void> {
+    const now = this.#now();
+    if (id !== undefined) {
+      const seen = peer.state.recent.get(id, now);
+      if (seen !== undefined) {
+        const offset = await seen;
+        if (offset !== undefined) {
+          this.#ack(peer, id, offset, true);
+          return;
+        }
+      }
+    }
+    const result = work();
+    if (id !== undefined) peer.state.recent.remember(id, result.catch(() => undefined), now);
+    let offset: number;
+    try {
+      offset = await result;
+    } catch (error) {
+      if (id !== undefined) peer.state.recent.forget(id);
+      throw error;
+    }
+    this.#ack(peer, id, offset);
+  }
+
+  /** Appends a record to a room's history and publishes the wire message; resolves to its offset. */
+  async #store(room: string, record: string): Promise<number> {
+    const { offset } = await this.#broker.append(room, record);
+    await this.#broker.publish(roomChannel(room), withOffset(record, offset));
+    return offset;
+  }
+
+  #messageId(): string {
+    return `${this.#nodeId}.${(++this.#messageCounter).toString(36)}`;
+  }
+
+  #binary(peer: Peer, data: Buffer): void {
+    const envelope = decodeBinaryEnvelope(data);
+    if (envelope === null) {
+      this.#refuse(peer, 'invalid_binary', 'unreadable binary envelope');
+      return;
+    }
+    if (!peer.rooms.has(envelope.room) || envelope.room.startsWith('@')) {
+      this.#refuse(peer, 'not_in_room', `join ${envelope.room} before sending to it`);
+      return;
+    }
+    if (!this.#allow(peer, undefined)) return;
+    // The frame is forwarded as received: same bytes, envelope included (docs/protocol.md, "Binary frames").
+    this.#broker.publish(roomChannel(envelope.room), new Uint8Array(data.buffer, data.byteOffset, data.length))
+      .catch((error: unknown) => this.#log.error({ err: error }, 'binary publish failed'));
+  }
+
+  // ---- closing ----------------------------------------------------------------------------------------------------
+
+  #closed(peer: Peer): void {
+    if (peer.closed) return;
+    peer.closed = true;
+    this.#watched.delete(peer);
+    this.#peers.delete(peer);
+    peer.state.peers.delete(peer);
+    peer.state.touchedAt = this.#now();
+    const left = (this.#perAddress.get(peer.address) ?? 1) - 1;
+    if (left <= 0) this.#perAddress.delete(peer.address);
+    else this.#perAddress.set(peer.address, left);
+    peer.backlog.length = 0;
+    this.#observer.connectionClosed?.();
+    if (!peer.busy) this.#release(peer);
+    if (this.#peers.size === 0) this.#drained?.();
+  }
+
+  /** Leaves every room of a closed connection (after its in-flight message, if any, finished). */
+  #release(peer: Peer): void {
+    for (const room of [...peer.rooms]) {
+      this.#exit(peer, room).catch((error: unknown) => this.#log.warn({ err: error }, 'leaving room on close failed'));
+    }
+  }
+}

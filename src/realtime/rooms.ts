@@ -1,0 +1,79 @@
+// Rooms: which local connections are in which room, and the broker subscription that feeds each room while it has
+// local members (subscribe on the first member, unsubscribe after the last). Delivery policy (prepare once, write to
+// every member, hold back for joiners) is the hub's; this module only keeps the sets and the subscriptions.
+import type { Broker, Subscription } from './broker.js';
+import type { Peer } from './peer.js';
+
+/** roomChannel is the broker channel carrying a room's live messages. */
+export function roomChannel(room: string): string {
+  return `room:${room}`;
+}
+
+interface RoomState {
+  members: Set<Peer>;
+  subscription: Promise<Subscription | undefined>;
+}
+
+/** Rooms tracks local room membership and keeps one broker subscription per room with local members. */
+export class Rooms {
+  readonly #broker: Broker;
+  readonly #deliver: (room: string, data: string | Uint8Array) => void;
+  readonly #rooms = new Map<string, RoomState>();
+  readonly #onError: (error: unknown) => void;
+
+  /** Creates an empty registry; `deliver` is called for each payload published on a room with local members. */
+  constructor(options: {
+    broker: Broker;
+    deliver: (room: string, data: string | Uint8Array) => void;
+    onError?: (error: unknown) => void;
+  }) {
+    this.#broker = options.broker;
+    this.#deliver = options.deliver;
+    this.#onError = options.onError ?? (() => {});
+  }
+
+  /** add puts `peer` in `room` at once and resolves when the room's subscription is active. */
+  add(room: string, peer: Peer): Promise<void> {
+    let state = this.#rooms.get(room);
+    if (state === undefined) {
+      const deliver = this.#deliver;
+      const subscription = this.#broker
+        .subscribe(roomChannel(room), (data) => deliver(room, data))
+        .catch((error: unknown) => {
+          this.#onError(error);
+          return undefined;
+        });
+      state = { members: new Set(), subscription };
+      this.#rooms.set(room, state);
+    }
+    state.members.add(peer);
+    return state.subscription.then(() => undefined);
+  }
+
+  /** remove takes `peer` out of `room`; the last member's removal ends the subscription. */
+  remove(room: string, peer: Peer): void {
+    const state = this.#rooms.get(room);
+    if (state === undefined || !state.members.delete(peer) || state.members.size > 0) return;
+    this.#rooms.delete(room);
+    void state.subscription.then((s) => s?.unsubscribe()).catch(this.#onError);
+  }
+
+  /** members returns the local members of `room` (an empty set when none); do not modify it. */
+  members(room: string): ReadonlySet<Peer> {
+    return this.#rooms.get(room)?.members ?? EMPTY;
+  }
+
+  /** size is the number of rooms with local members. */
+  get size(): number {
+    return this.#rooms.size;
+  }
+
+  /** clear ends every subscription. */
+  async clear(): Promise<void> {
+    const states = [...this.#rooms.values()];
+    this.#rooms.clear();
+    await Promise.all(states.map((s) => s.subscription.then((sub) => sub?.unsubscribe()).catch(this.#onError)));
+  }
+}
+
+const EMPTY: ReadonlySet<Peer> = new Set();
