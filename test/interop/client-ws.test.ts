@@ -5,7 +5,7 @@ import { once } from 'node:events';
 import type { AddressInfo } from 'node:net';
 import { Blob } from 'node:buffer';
 import type { WebSocketServer as WsServer, ServerOptions, WebSocket as WsSocket } from 'ws';
-import { WebSocket, CloseEvent, ErrorEvent } from '../../src/node/websocket.js';
+import { WebSocket, type CloseEvent, type ErrorEvent } from '../../src/node/websocket.js';
 import { connect } from '../../src/node/connect.js';
 import { HandshakeError } from '../../src/protocol/index.js';
 
