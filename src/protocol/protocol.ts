@@ -343,7 +343,6 @@ export class WebSocketProtocol {
       // endpoint MUST send a Close frame in response. (When sending a Close frame in response, the endpoint
       // typically echos the status code it received.)" We echo the code and the reason.
       this.#sendClose(code, reason, payload.length === 0 ? EMPTY : Buffer.from(payload));
-      this.#readyState = ReadyState.Closing;
     } else {
       this.#readyState = ReadyState.Closed;
     }
