@@ -379,10 +379,10 @@ export class ChatClient extends Emitter<ChatClientEvents> {
         this.#onLeft(message.room);
         break;
       case 'chat':
-        if (this.#accept(message.room, message.id, message.offset)) this.emit('message', message);
+        if (this.#accept(message.room, message.id, message.offset, message.from.id, message.clientId)) this.emit('message', message);
         break;
       case 'dm':
-        if (this.#accept(message.room, message.id, message.offset)) this.emit('dm', message);
+        if (this.#accept(message.room, message.id, message.offset, message.from.id, message.clientId)) this.emit('dm', message);
         break;
       case 'presence':
         this.#onPresence(message);
@@ -518,19 +518,30 @@ export class ChatClient extends Emitter<ChatClientEvents> {
     this.emit('error', chatError);
   }
 
-  /** Duplicate filter: true when the message is new for the application (and records it as seen). */
-  #accept(room: string, id: string, offset: number): boolean {
+  /**
+   * Duplicate filter: true when the message is new for the application (and records it as seen). Three keys, any of
+   * which marks a duplicate: the offset within the room's epoch, the server message id, and the sender's client id
+   * (unique per user: docs/protocol.md). The last one catches a message a restarted server accepted a second time
+   * because its duplicate-suppression memory was lost with the process.
+   */
+  #accept(room: string, id: string, offset: number, senderId: string, clientId: string | undefined): boolean {
     const r = this.#rooms.get(room);
     if (r === undefined) return false;
-    if (this.#seen.has(id)) return false;
     if (r.offset >= 0 && offset <= r.offset) return false;
     r.offset = offset;
-    this.#seen.add(id);
+    const senderKey = clientId === undefined ? undefined : `${senderId}\n${clientId}`;
+    if (this.#seen.has(id) || (senderKey !== undefined && this.#seen.has(senderKey))) return false;
+    this.#remember(id);
+    if (senderKey !== undefined) this.#remember(senderKey);
+    return true;
+  }
+
+  #remember(key: string): void {
+    this.#seen.add(key);
     if (this.#seen.size > this.#seenLimit) {
-      // A Set iterates in insertion order: drop the oldest id.
+      // A Set iterates in insertion order: drop the oldest key.
       this.#seen.delete(this.#seen.values().next().value as string);
     }
-    return true;
   }
 
   /** Sends the outbox entries not yet sent on this connection, once the rooms are resumed. */

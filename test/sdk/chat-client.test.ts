@@ -196,7 +196,7 @@ test('an epoch change restarts the offsets, is surfaced to the app, and ids stil
   await tick();
   ws = welcome('e2');
   assert.deepEqual(sentOfType(ws, 'join').find((m) => m.room === 'lobby')?.epoch, 'e2');
-  assert.deepEqual(sentOfType(ws, 'join').find((m) => m.room === 'lobby')?.since, 2);
+  assert.deepEqual(sentOfType(ws, 'join').find((m) => m.room === 'lobby')?.since, 3);
 });
 
 test('DMs arrive through the inbox and the inbox is resumed from its last offset', async () => {
@@ -323,4 +323,18 @@ test('leave sends leave, resolves on left, and the room is not rejoined', async 
   await tick();
   ws = welcome();
   assert.deepEqual(sentOfType(ws, 'join').map((m) => m.room), ['@user:dev:alice']);
+});
+
+test('a message accepted twice by a restarted server (same sender and client id, new server id) is shown once', async () => {
+  const { client, messages } = make();
+  client.connect();
+  await tick();
+  const ws = welcome();
+  void client.join('lobby');
+  ws.receive(joined('lobby', 0, { from: 1, count: 0 }));
+  ws.receive({ ...chat('lobby', 1, 'hello', 's1'), clientId: 'bob-7' });
+  ws.receive({ ...chat('lobby', 2, 'hello', 's2'), clientId: 'bob-7' });
+  ws.receive({ ...chat('lobby', 3, 'hello', 's3'), clientId: 'bob-8' });
+  assert.deepEqual(messages.map((m) => m.id), ['s1', 's3']);
+  assert.equal(client.lastOffset('lobby'), 3);
 });
