@@ -26,5 +26,8 @@ export interface Socket {
   on(event: 'close', listener: (code: number, reason: Buffer) => void): unknown;
   on(event: 'drain', listener: () => void): unknown;
   on(event: 'error', listener: (error: Error) => void): unknown;
-  off(event: 'message' | 'close' | 'drain' | 'error', listener: (...args: never[]) => void): unknown;
+  off(event: 'message', listener: (data: Buffer, isBinary: boolean) => void): unknown;
+  off(event: 'close', listener: (code: number, reason: Buffer) => void): unknown;
+  off(event: 'drain', listener: () => void): unknown;
+  off(event: 'error', listener: (error: Error) => void): unknown;
 }
