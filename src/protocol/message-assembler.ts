@@ -121,7 +121,7 @@ export class MessageAssembler {
       } catch (_error) {
         output = new ProtocolError(ProtocolErrorCode.InvalidCompressedData, CloseCode.InvalidFramePayloadData, 'compressed data could not be inflated');
       }
-      if (output instanceof ProtocolError) return output;
+      if (!Buffer.isBuffer(output)) return output;
       if (output.length > limit) return tooBig(this.#maxPayload);
       const error = this.#append(output, output.length);
       if (error !== null) return error;
