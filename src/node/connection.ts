@@ -16,7 +16,7 @@
 import { EventEmitter } from 'node:events';
 import type { Socket } from 'node:net';
 import { performance } from 'node:perf_hooks';
-import { InvalidStateError, WebSocketError, type PreparedMessage, type ProtocolError, type WebSocketProtocol } from '../protocol/index.js';
+import { InvalidStateError, PreparedMessage, WebSocketError, type ProtocolError, type WebSocketProtocol } from '../protocol/index.js';
 import { sharedDeadlines, type Deadline } from './deadline-timer.js';
 
 /** ReadyState lists a Connection's states with WHATWG/ws numbering. */
@@ -74,16 +74,6 @@ function toBuffer(data: string | Buffer | ArrayBuffer | ArrayBufferView | number
   if (ArrayBuffer.isView(data)) return Buffer.from(data.buffer, data.byteOffset, data.byteLength);
   if (data instanceof ArrayBuffer) return Buffer.from(data);
   throw new TypeError('data must be a string, Buffer, ArrayBuffer or ArrayBufferView');
-}
-
-function isPrepared(data: unknown): data is PreparedMessage {
-  return (
-    typeof data === 'object' &&
-    data !== null &&
-    !Buffer.isBuffer(data) &&
-    !ArrayBuffer.isView(data) &&
-    !(data instanceof ArrayBuffer)
-  );
 }
 
 // The shared flush queue: connections with bytes queued outside a read, flushed once per tick.
@@ -217,7 +207,7 @@ export class Connection extends EventEmitter {
     if (typeof data === 'string') {
       const binary = options?.binary === true;
       this.#sendBytes(binary ? Buffer.from(data) : data, binary, options?.fin);
-    } else if (isPrepared(data)) {
+    } else if (data instanceof PreparedMessage) {
       core.sendFrame(data);
     } else {
       this.#sendBytes(toBuffer(data), options?.binary !== false, options?.fin);

@@ -19,14 +19,16 @@ import { createServer, type IncomingHttpHeaders, type IncomingMessage, type Serv
 import type { Server as HttpsServer } from 'node:https';
 import type { AddressInfo, Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
-import * as core from '../protocol/index.js';
 import {
   buildAcceptHeaders,
   buildHttpResponse,
+  negotiatePerMessageDeflate,
   prepareMessage,
   validateClientRequest,
   WebSocketProtocol,
+  type PerMessageDeflateOptions,
   type PreparedMessage,
+  type ProtocolOptions,
 } from '../protocol/index.js';
 import { Connection } from './connection.js';
 import { sharedDeadlines, type Deadline } from './deadline-timer.js';
@@ -104,7 +106,7 @@ export interface WebSocketServerOptions {
   /** Origins allowed (exact `Origin` values); others get 403. Requests without Origin (non-browsers) pass. Default: all. */
   allowedOrigins?: readonly string[];
   /** permessage-deflate options (RFC 7692), or `true` for the defaults; default `false` (no extension). */
-  perMessageDeflate?: boolean | Record<string, unknown>;
+  perMessageDeflate?: boolean | PerMessageDeflateOptions;
   /** Keep a `clients` Set; default true. */
   clientTracking?: boolean;
   /** Heartbeat round period in ms; default 30 000; 0 turns the timer off (`heartbeat.runRound()` still works). */
@@ -124,16 +126,35 @@ export interface WebSocketServerOptions {
 /** UpgradeCallback receives the new connection once the 101 was written. */
 export type UpgradeCallback = (connection: Connection, request: IncomingMessage) => void;
 
-interface DeflateNegotiation {
-  extension: unknown;
-  response: string;
-}
-type NegotiateDeflate = (offer: string | undefined, options: Record<string, unknown>) => DeflateNegotiation | null;
 
 const kHandled = Symbol('hayate.upgradeHandled');
 type MarkedRequest = IncomingMessage & { [kHandled]?: boolean };
 
 const owners = new WeakMap<Connection, WebSocketServer>();
+
+// On a server of our own the handshake deadline starts at TCP accept: Node's headersTimeout only watches connections
+// that sent a first byte, so a socket that never sends a request would otherwise be held forever.
+const kDeadline = Symbol('hayate.handshakeDeadline');
+type TimedSocket = Duplex & { [kDeadline]?: Deadline | null };
+
+function takeDeadline(socket: Duplex): Deadline | null {
+  const timed = socket as TimedSocket;
+  const deadline = timed[kDeadline] ?? null;
+  if (deadline !== null) {
+    timed[kDeadline] = null;
+    socket.removeListener('close', cancelSocketDeadline);
+  }
+  return deadline;
+}
+
+function cancelSocketDeadline(this: Duplex): void {
+  sharedDeadlines.cancel(takeDeadline(this));
+}
+
+function onRequest(request: IncomingMessage): void {
+  // A plain HTTP request: from here on Node's own request timeouts apply.
+  sharedDeadlines.cancel(takeDeadline(request.socket));
+}
 
 function destroyThis(this: Duplex): void {
   this.destroy();
@@ -179,7 +200,6 @@ export class WebSocketServer extends EventEmitter {
   #tracking: boolean;
   #state: 'running' | 'closing' | 'closed' = 'running';
   #closeWaiters: ((err?: Error) => void)[] = [];
-  #negotiateDeflate: NegotiateDeflate | null = null;
 
   /** WebSocketServer starts listening (with `port`), attaches (with `server`) or waits for `handleUpgrade` (noServer). */
   constructor(options: WebSocketServerOptions, callback?: () => void) {
@@ -190,10 +210,6 @@ export class WebSocketServer extends EventEmitter {
     this.options = { ...options, handshakeTimeout };
     this.#tracking = options.clientTracking !== false;
     this.heartbeat = new Heartbeat({ interval: options.heartbeatInterval ?? DEFAULT_HEARTBEAT_INTERVAL });
-    if (options.perMessageDeflate !== undefined && options.perMessageDeflate !== false) {
-      const negotiate = (core as unknown as Record<string, unknown>).negotiatePerMessageDeflate;
-      if (typeof negotiate === 'function') this.#negotiateDeflate = negotiate as NegotiateDeflate;
-    }
 
     if (options.port !== undefined) {
       const server = createServer(
@@ -212,6 +228,11 @@ export class WebSocketServer extends EventEmitter {
           res.end(body);
         },
       );
+      server.on('connection', (socket: Socket) => {
+        (socket as TimedSocket)[kDeadline] = sharedDeadlines.schedule(handshakeTimeout, destroyTarget, socket);
+        socket.once('close', cancelSocketDeadline);
+      });
+      server.on('request', onRequest);
       this.#server = server;
       this.#ownServer = true;
       server.listen(options.port, options.host, options.backlog);
@@ -256,7 +277,8 @@ export class WebSocketServer extends EventEmitter {
    */
   handleUpgrade(request: IncomingMessage, socket: Duplex, head: Buffer, cb: UpgradeCallback): void {
     socket.on('error', destroyThis);
-    const deadline = sharedDeadlines.schedule(this.options.handshakeTimeout ?? DEFAULT_HANDSHAKE_TIMEOUT, destroyTarget, socket);
+    const deadline =
+      takeDeadline(socket) ?? sharedDeadlines.schedule(this.options.handshakeTimeout ?? DEFAULT_HANDSHAKE_TIMEOUT, destroyTarget, socket);
     try {
       this.#handshake(request, socket, head, cb, deadline);
     } catch {
@@ -427,13 +449,12 @@ export class WebSocketServer extends EventEmitter {
       // RFC 6455 §4.2.2: the selected value "MUST be one of the values provided by the client".
       if (chosen !== false && offered.includes(chosen)) subprotocol = chosen;
     }
-    let extension: unknown = null;
+    let extension: ProtocolOptions['extension'] = null;
     let extensionsHeader = '';
-    const negotiate = this.#negotiateDeflate;
-    if (negotiate !== null) {
-      const pmd = this.options.perMessageDeflate;
-      const ext = request.headers['sec-websocket-extensions'];
-      const result = negotiate(typeof ext === 'string' ? ext : undefined, typeof pmd === 'object' ? pmd : {});
+    const pmd = this.options.perMessageDeflate;
+    if (pmd !== undefined && pmd !== false) {
+      // RFC 7692 §5: accept the first acceptable permessage-deflate offer, or go on uncompressed.
+      const result = negotiatePerMessageDeflate(request.headers['sec-websocket-extensions'], pmd);
       if (result !== null) {
         extension = result.extension;
         extensionsHeader = result.response;
@@ -444,7 +465,7 @@ export class WebSocketServer extends EventEmitter {
     const protocol = new WebSocketProtocol({
       role: 'server',
       maxPayload: this.options.maxPayload,
-      extension: extension as ConstructorParameters<typeof WebSocketProtocol>[0]['extension'],
+      extension,
     });
     sharedDeadlines.cancel(deadline);
     socket.removeListener('error', destroyThis);

@@ -1,0 +1,160 @@
+// Raw-socket protocol violations against our server: each one must be answered with the right close code and the TCP
+// connection closed by the server; handshakes that trickle or never finish are cut at the handshake timeout; nothing
+// crashes the process.
+import assert from 'node:assert/strict';
+import { once } from 'node:events';
+import { after, before, test } from 'node:test';
+import type { Connection } from '../../src/node/index.js';
+import { clientFrame, closeCodeOf, rawConnect, rawWebSocket, startServer, upgradeRequest, type FrameSpec } from './server-fixtures.js';
+
+const uncaught: unknown[] = [];
+const onUncaught = (err: unknown): void => {
+  uncaught.push(err);
+};
+before(() => process.on('uncaughtException', onUncaught));
+after(() => {
+  process.off('uncaughtException', onUncaught);
+  assert.deepEqual(uncaught, [], 'no exception escaped into the event loop');
+});
+
+const TEXT = 0x1;
+const BINARY = 0x2;
+const CONT = 0x0;
+const CLOSE = 0x8;
+const PING = 0x9;
+
+const closePayload = (code: number, reason = ''): Buffer => {
+  const b = Buffer.alloc(2 + Buffer.byteLength(reason));
+  b.writeUInt16BE(code, 0);
+  b.write(reason, 2);
+  return b;
+};
+
+const cases: { name: string; frames: FrameSpec[]; code: number }[] = [
+  { name: 'an unmasked client frame', frames: [{ opcode: TEXT, payload: 'hi', unmasked: true }], code: 1002 },
+  { name: 'RSV1 without a negotiated extension', frames: [{ opcode: TEXT, payload: 'hi', rsv: 4 }], code: 1002 },
+  { name: 'RSV2', frames: [{ opcode: BINARY, payload: 'hi', rsv: 2 }], code: 1002 },
+  { name: 'RSV3', frames: [{ opcode: BINARY, payload: 'hi', rsv: 1 }], code: 1002 },
+  { name: 'an unknown data opcode (3)', frames: [{ opcode: 0x3 }], code: 1002 },
+  { name: 'an unknown control opcode (0xB)', frames: [{ opcode: 0xb }], code: 1002 },
+  { name: 'a fragmented ping (FIN=0)', frames: [{ opcode: PING, fin: false, payload: 'x' }], code: 1002 },
+  { name: 'a ping with a 126-byte payload', frames: [{ opcode: PING, payload: Buffer.alloc(126) }], code: 1002 },
+  { name: 'a continuation frame with no message in progress', frames: [{ opcode: CONT, payload: 'x' }], code: 1002 },
+  {
+    name: 'a new data frame inside a fragmented message',
+    frames: [{ opcode: TEXT, fin: false, payload: 'a' }, { opcode: TEXT, payload: 'b' }],
+    code: 1002,
+  },
+  { name: 'invalid UTF-8 in a text frame', frames: [{ opcode: TEXT, payload: Buffer.from([0xce, 0xba, 0xff]) }], code: 1007 },
+  {
+    name: 'invalid UTF-8 inside a continuation frame',
+    frames: [{ opcode: TEXT, fin: false, payload: 'ok' }, { opcode: CONT, fin: false, payload: Buffer.from([0xed, 0xa0, 0x80]) }],
+    code: 1007,
+  },
+  { name: 'a 1-byte close payload', frames: [{ opcode: CLOSE, payload: Buffer.from([0x03]) }], code: 1002 },
+  { name: 'close code 1005 on the wire', frames: [{ opcode: CLOSE, payload: closePayload(1005) }], code: 1002 },
+  { name: 'close code 999', frames: [{ opcode: CLOSE, payload: closePayload(999) }], code: 1002 },
+  { name: 'close code 5000', frames: [{ opcode: CLOSE, payload: closePayload(5000) }], code: 1002 },
+  {
+    name: 'a close reason that is not UTF-8',
+    frames: [{ opcode: CLOSE, payload: Buffer.concat([closePayload(1000), Buffer.from([0xff])]) }],
+    code: 1007,
+  },
+  { name: 'a 64-bit length with the top bit set (2^63)', frames: [{ opcode: BINARY, length: 1n << 63n }], code: 1002 },
+  { name: 'a length over maxPayload', frames: [{ opcode: BINARY, length: 2048n }], code: 1009 },
+];
+
+for (const c of cases) {
+  test(`closes with ${c.code} and then closes TCP on ${c.name}`, async (t) => {
+    const { wss, port } = await startServer(t, { maxPayload: 1024 });
+    const serverClose = new Promise<number>((resolve) => wss.on('connection', (conn: Connection) => conn.on('close', resolve)));
+    const raw = await rawWebSocket(t, port);
+    raw.socket.write(Buffer.concat(c.frames.map(clientFrame)));
+    await raw.ended;
+    assert.equal(closeCodeOf(raw.received()), c.code);
+    // No close frame was received from the peer: the server's close event reports 1006 (RFC 6455 §7.1.5).
+    assert.equal(await serverClose, 1006);
+  });
+}
+
+test('emits an error event with the protocol code when someone listens', async (t) => {
+  const { wss, port } = await startServer(t);
+  const error = new Promise<Error & { code?: unknown }>((resolve) => wss.on('connection', (conn: Connection) => conn.on('error', resolve)));
+  const raw = await rawWebSocket(t, port);
+  raw.socket.write(clientFrame({ opcode: 0x3 }));
+  const err = await error;
+  assert.ok(err instanceof Error);
+  assert.equal(err.code, 'WS_INVALID_OPCODE');
+});
+
+test('a peer announcing a 2^62-byte frame gets 1009 without the server allocating it', async (t) => {
+  const { port } = await startServer(t);
+  const raw = await rawWebSocket(t, port);
+  const before = process.memoryUsage().arrayBuffers;
+  raw.socket.write(clientFrame({ opcode: BINARY, length: 1n << 62n }).subarray(0, 14));
+  raw.socket.write(Buffer.alloc(1024, 1));
+  await raw.ended;
+  assert.equal(closeCodeOf(raw.received()), 1009);
+  assert.ok(process.memoryUsage().arrayBuffers - before < 64 * 1024 * 1024, 'no payload-sized allocation');
+});
+
+test('a ping between the fragments of a message is answered and the message still arrives', async (t) => {
+  const { wss, port } = await startServer(t);
+  const message = new Promise<string>((resolve) => wss.on('connection', (conn: Connection) => conn.on('message', (d: Buffer) => resolve(d.toString()))));
+  const raw = await rawWebSocket(t, port);
+  raw.socket.write(
+    Buffer.concat([
+      clientFrame({ opcode: TEXT, fin: false, payload: 'frag' }),
+      clientFrame({ opcode: PING, payload: 'p' }),
+      clientFrame({ opcode: CONT, payload: 'ment' }),
+    ]),
+  );
+  assert.equal(await message, 'fragment');
+  const bytes = await raw.waitFor(3);
+  assert.equal(bytes[0], 0x8a);
+  assert.equal(bytes.subarray(2, 3).toString(), 'p');
+});
+
+test('a header sent one byte per 200 ms is cut at the handshake timeout', async (t) => {
+  const { port } = await startServer(t, { handshakeTimeout: 600 });
+  const socket = await rawConnect(t, port);
+  const request = Buffer.from(upgradeRequest(port));
+  let sent = 0;
+  let closed = false;
+  socket.once('close', () => (closed = true));
+  while (!closed && sent < request.length) {
+    socket.write(request.subarray(sent, sent + 1));
+    sent++;
+    await new Promise((r) => setTimeout(r, 200));
+  }
+  assert.ok(closed, 'the server closed the socket');
+  assert.ok(sent < request.length, `cut after ${sent} of ${request.length} bytes`);
+});
+
+test('a connection that never sends a request is cut at the handshake timeout', async (t) => {
+  const { port } = await startServer(t, { handshakeTimeout: 300 });
+  const socket = await rawConnect(t, port);
+  await once(socket, 'close');
+});
+
+test('an upgrade held by a never-settling accept hook is cut at the handshake timeout', async (t) => {
+  const { wss, port } = await startServer(t, { handshakeTimeout: 300, accept: () => new Promise<boolean>(() => {}) });
+  let connections = 0;
+  wss.on('connection', () => connections++);
+  const socket = await rawConnect(t, port);
+  const data: Buffer[] = [];
+  socket.on('data', (d: Buffer) => data.push(d));
+  socket.write(upgradeRequest(port));
+  await once(socket, 'close');
+  assert.equal(Buffer.concat(data).length, 0, 'no 101 was sent');
+  assert.equal(connections, 0);
+});
+
+test('a socket reset in the middle of a message does not crash the server', async (t) => {
+  const { wss, port } = await startServer(t);
+  const closed = new Promise<number>((resolve) => wss.on('connection', (conn: Connection) => conn.on('close', resolve)));
+  const raw = await rawWebSocket(t, port);
+  raw.socket.write(clientFrame({ opcode: BINARY, payload: Buffer.alloc(1000) }).subarray(0, 500));
+  raw.socket.resetAndDestroy();
+  assert.equal(await closed, 1006);
+});

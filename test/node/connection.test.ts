@@ -1,0 +1,181 @@
+// The transport Connection: one write per read dispatch, one write per tick for sends made outside a read,
+// bufferedAmount and drain, the idle timeout, and the shared DeadlineTimer behind the close/handshake timeouts.
+import assert from 'node:assert/strict';
+import { once } from 'node:events';
+import { createServer, type IncomingMessage } from 'node:http';
+import type { Socket } from 'node:net';
+import type { Duplex } from 'node:stream';
+import { test, type TestContext } from 'node:test';
+import { DeadlineTimer } from '../../src/node/deadline-timer.js';
+import { WebSocketServer, type Connection, type WebSocketServerOptions } from '../../src/node/index.js';
+import { clientFrame, closeServer, openWs, parseServerFrames, rawWebSocket } from './server-fixtures.js';
+
+interface Counted {
+  conn: Connection;
+  /** libuv-level writes (_write or _writev calls) on the server's socket since the connection was made. */
+  writes(): number;
+  /** 'data' chunks the server's socket received. */
+  reads(): number;
+}
+
+/** A noServer WebSocketServer whose sockets count their low-level writes. */
+async function countingServer(t: TestContext, options: Omit<WebSocketServerOptions, 'noServer'> = {}) {
+  const http = createServer();
+  const wss = new WebSocketServer({ noServer: true, heartbeatInterval: 0, ...options });
+  const conns: Counted[] = [];
+  const waiting: ((c: Counted) => void)[] = [];
+  http.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => {
+    const s = socket as Socket & { _write: (...a: unknown[]) => void; _writev?: (...a: unknown[]) => void };
+    let writes = -1; // the 101 response is the first write
+    let reads = 0;
+    const w = s._write.bind(s);
+    s._write = (...a: unknown[]) => {
+      writes++;
+      w(...a);
+    };
+    if (s._writev !== undefined) {
+      const wv = s._writev.bind(s);
+      s._writev = (...a: unknown[]) => {
+        writes++;
+        wv(...a);
+      };
+    }
+    s.on('data', () => reads++);
+    wss.handleUpgrade(req, socket, head, (conn) => {
+      const counted = { conn, writes: () => writes, reads: () => reads };
+      conns.push(counted);
+      waiting.shift()?.(counted);
+    });
+  });
+  http.listen(0, '127.0.0.1');
+  await once(http, 'listening');
+  t.after(async () => {
+    await closeServer(wss);
+    await new Promise((r) => http.close(r));
+  });
+  const port = (http.address() as { port: number }).port;
+  const next = (): Promise<Counted> => new Promise((resolve) => waiting.push(resolve));
+  return { wss, port, url: `ws://127.0.0.1:${port}`, next };
+}
+
+test('answers every message of one read with ONE socket write', async (t) => {
+  const { port, next } = await countingServer(t);
+  const pending = next();
+  const raw = await rawWebSocket(t, port);
+  const { conn, writes, reads } = await pending;
+  let got = 0;
+  conn.on('message', (data: Buffer) => {
+    got++;
+    conn.send(data);
+  });
+  const frames = Array.from({ length: 16 }, (_, i) => clientFrame({ opcode: 1, payload: `message ${i.toString().padStart(24, '0')}` }));
+  raw.socket.write(Buffer.concat(frames));
+  const total = frames.reduce((n, f) => n + f.length - 4, 0);
+  const bytes = await raw.waitFor(total);
+  assert.equal(got, 16);
+  assert.equal(parseServerFrames(bytes).length, 16);
+  assert.ok(reads() < 16, 'precondition: the 16 frames arrived in fewer reads');
+  assert.ok(writes() <= reads(), `one write per read, not one per message (${writes()} writes for ${reads()} reads)`);
+});
+
+test('sends made outside a read (timers) are flushed once per tick per connection', async (t) => {
+  const { url, next } = await countingServer(t);
+  const conns: Counted[] = [];
+  const clients = [];
+  for (let i = 0; i < 3; i++) {
+    const pending = next();
+    clients.push(await openWs(t, url));
+    conns.push(await pending);
+  }
+  const arrived = clients.map((ws) => new Promise<void>((resolve) => {
+    let n = 0;
+    ws.on('message', () => {
+      if (++n === 10) resolve();
+    });
+  }));
+  const before = conns.map((c) => c.writes());
+  await new Promise<void>((resolve) => setTimeout(() => {
+    for (const c of conns) for (let i = 0; i < 10; i++) c.conn.send(`tick ${i}`);
+    resolve();
+  }, 1));
+  await Promise.all(arrived);
+  assert.deepEqual(conns.map((c, i) => c.writes() - before[i]), [1, 1, 1]);
+});
+
+test('bufferedAmount grows while the peer does not read, and drain fires once it is flushed', async (t) => {
+  const { port, next } = await countingServer(t);
+  const pending = next();
+  const raw = await rawWebSocket(t, port);
+  raw.socket.pause();
+  const { conn } = await pending;
+  const chunk = Buffer.alloc(1024 * 1024);
+  for (let i = 0; i < 16; i++) conn.send(chunk);
+  assert.ok(conn.bufferedAmount >= 16 * chunk.length, 'queued bytes are counted before the flush');
+  await new Promise((r) => setImmediate(r));
+  assert.ok(conn.bufferedAmount > 0, 'the socket holds what the paused peer did not take');
+  const drained = once(conn, 'drain');
+  raw.socket.resume();
+  await drained;
+  assert.equal(conn.bufferedAmount, 0);
+});
+
+test('idleTimeout closes a silent connection with 1001', async (t) => {
+  const { port, next } = await countingServer(t, { idleTimeout: 150 });
+  const pending = next();
+  const raw = await rawWebSocket(t, port);
+  await pending;
+  const bytes = await raw.waitFor(4);
+  const close = parseServerFrames(bytes).find((f) => f.opcode === 8);
+  assert.ok(close !== undefined);
+  assert.equal(close.payload.readUInt16BE(0), 1001);
+});
+
+test('an abrupt peer reset never throws out of the event loop and reports 1006', async (t) => {
+  const { url, next } = await countingServer(t);
+  const pending = next();
+  const ws = await openWs(t, url);
+  const { conn } = await pending;
+  const closed = once(conn, 'close');
+  (ws as unknown as { _socket: Socket })._socket.resetAndDestroy();
+  for (let i = 0; i < 5; i++) conn.send('into the void');
+  assert.equal((await closed)[0], 1006);
+  assert.equal(conn.readyState, 3);
+});
+
+test('DeadlineTimer fires deadlines in time order and skips cancelled ones', async () => {
+  const timer = new DeadlineTimer();
+  const fired: string[] = [];
+  const record = (name: string): void => {
+    fired.push(name);
+  };
+  timer.schedule(30, record, 'c');
+  const b = timer.schedule(20, record, 'b');
+  timer.schedule(10, record, 'a');
+  timer.schedule(20, record, 'b2');
+  timer.cancel(b);
+  timer.cancel(b);
+  assert.equal(timer.size, 3);
+  while (timer.size > 0) await new Promise((r) => setTimeout(r, 5));
+  assert.deepEqual(fired, ['a', 'b2', 'c']);
+});
+
+test('DeadlineTimer.runDue runs only what is due and survives a throwing callback', () => {
+  const timer = new DeadlineTimer();
+  const fired: number[] = [];
+  const warnings: unknown[] = [];
+  const onWarning = (w: unknown): void => {
+    warnings.push(w);
+  };
+  process.on('warning', onWarning);
+  timer.schedule(0, () => {
+    throw new Error('bad callback');
+  }, null);
+  timer.schedule(0, (n: number) => fired.push(n), 1);
+  const late = timer.schedule(60_000, (n: number) => fired.push(n), 2);
+  timer.runDue(performance.now() + 1);
+  assert.deepEqual(fired, [1]);
+  assert.equal(timer.size, 1);
+  timer.cancel(late);
+  assert.equal(timer.size, 0);
+  process.off('warning', onWarning);
+});
