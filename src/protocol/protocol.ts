@@ -14,7 +14,7 @@ import { InvalidStateError, ProtocolError, ProtocolErrorCode } from './errors.js
 import type { MessageExtension } from './extension.js';
 import { FrameParser, Step } from './frame-parser.js';
 import { frameHeaderSize, writeFrameHeader } from './frame.js';
-import { COALESCE_MAX_BYTES, DEFAULT_MAX_PAYLOAD, MAX_CLOSE_REASON_BYTES, MAX_CONTROL_PAYLOAD } from './limits.js';
+import { COALESCE_MAX_BYTES, DEFAULT_MAX_PAYLOAD, MAX_CLOSE_REASON_BYTES, MAX_CONTROL_PAYLOAD, MAX_SAFE_PAYLOAD_LENGTH } from './limits.js';
 import { fillMaskKey, maskRange } from './mask.js';
 import { Opcode } from './opcode.js';
 import { OutgoingQueue } from './outgoing-queue.js';
@@ -35,7 +35,10 @@ export type ReadyStateValue = (typeof ReadyState)[keyof typeof ReadyState];
 export interface ProtocolOptions {
   /** Which end this is: a server expects masked frames and never masks; a client masks every frame. */
   role: Role;
-  /** Largest received message in bytes, after reassembly and inflation. Default: `DEFAULT_MAX_PAYLOAD` (100 MiB). */
+  /**
+   * Largest received message in bytes, after reassembly and inflation. Default: `DEFAULT_MAX_PAYLOAD` (100 MiB).
+   * 0 means no limit (beyond 2^53 - 1), as in ws.
+   */
   maxPayload?: number;
   /** The negotiated per-message extension (permessage-deflate), or none. Default: null. */
   extension?: MessageExtension | null;
@@ -93,7 +96,7 @@ export class WebSocketProtocol {
     this.#maskSource = options.maskSource ?? null;
     this.#parser = new FrameParser({
       role: options.role,
-      maxPayload: options.maxPayload ?? DEFAULT_MAX_PAYLOAD,
+      maxPayload: resolveMaxPayload(options.maxPayload),
       extension: this.#extension,
     });
   }
@@ -473,6 +476,11 @@ export class WebSocketProtocol {
     }
     if (end > start) maskRange(buffer, start, end, buffer, keyAt, 0);
   }
+}
+
+function resolveMaxPayload(maxPayload: number | undefined): number {
+  if (maxPayload === undefined) return DEFAULT_MAX_PAYLOAD;
+  return maxPayload > 0 ? maxPayload : MAX_SAFE_PAYLOAD_LENGTH;
 }
 
 function checkControlPayload(data: Buffer): void {

@@ -170,3 +170,12 @@ test('several messages in one chunk are all delivered in order', () => {
   const { events } = feed([bytes], { role: 'server' });
   assert.deepEqual(events.map((e) => (e.type === 'message' ? e.data.toString() : e.type)), Array.from({ length: 16 }, (_, i) => `m${i}`));
 });
+
+test('maxPayload defaults to 100 MiB and 0 means no limit, as in ws', () => {
+  const header = hex('82 7f 00 00 00 00 06 40 00 01'); // 100 MiB + 1
+  const byDefault = feed([clientFrame({ opcode: 2, announcedLength: 100 * 1024 * 1024 + 1 }).subarray(0, 14)], { role: 'server' });
+  assert.equal(byDefault.protocol.failure?.closeCode, 1009);
+  const unlimited = feed([frame({ opcode: 2, announcedLength: 100 * 1024 * 1024 + 1 }).subarray(0, 10)], { role: 'client', maxPayload: 0 });
+  assert.equal(unlimited.protocol.failure, null);
+  assert.deepEqual(frame({ opcode: 2, announcedLength: 100 * 1024 * 1024 + 1 }).subarray(0, 10), header);
+});
