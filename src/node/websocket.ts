@@ -366,9 +366,10 @@ export class WebSocket extends EventTarget {
   #onHandshake = (error: HandshakeError | null, result: { connection: Connection; protocol: string; extensions: string } | null): void => {
     this.#handshake = null;
     if (error !== null || result === null) {
-      // Fail the WebSocket connection while connecting: error, then close with 1006 (events in a later task).
-      this.#state = State.Closed;
+      // Fail the WebSocket connection while connecting: error, then close with 1006, in a later task (never inside
+      // the close() call that aborted the handshake). The ready state becomes CLOSED as that task runs.
       process.nextTick(() => {
+        this.#state = State.Closed;
         this.dispatchEvent(new ErrorEvent('error', { message: error?.message ?? 'WebSocket connection failed', error }));
         this.dispatchEvent(new CloseEvent('close', { wasClean: false, code: 1006, reason: '' }));
       });
