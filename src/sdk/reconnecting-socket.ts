@@ -20,8 +20,8 @@ export interface WebSocketLike {
   readonly bufferedAmount: number;
   send(data: string): void;
   close(code?: number, reason?: string): void;
-  addEventListener(type: 'open' | 'message' | 'close' | 'error', listener: (event: never) => void): void;
-  removeEventListener(type: 'open' | 'message' | 'close' | 'error', listener: (event: never) => void): void;
+  addEventListener(type: 'open' | 'message' | 'close' | 'error', listener: (event: Event) => void): void;
+  removeEventListener(type: 'open' | 'message' | 'close' | 'error', listener: (event: Event) => void): void;
 }
 
 /** WebSocketConstructor makes a WebSocketLike: `new WebSocket(url, protocols)`. */
@@ -312,21 +312,23 @@ export class ReconnectingSocket extends Emitter<ReconnectingSocketEvents> {
     }
     this.#ws = ws;
     const onOpen = (): void => this.#handleOpen(ws);
-    const onMessage = (event: { data: unknown }): void => this.#handleMessage(ws, event.data);
-    const onClose = (event: { code: number; reason: string; wasClean: boolean }): void =>
-      this.#handleClose(ws, event.code, event.reason, event.wasClean);
+    const onMessage = (event: Event): void => this.#handleMessage(ws, (event as MessageEvent).data);
+    const onClose = (event: Event): void => {
+      const { code, reason, wasClean } = event as CloseEvent;
+      this.#handleClose(ws, code, reason, wasClean);
+    };
     const onError = (): void => {
       // WHATWG: an `error` event is always followed by `close`; the close carries the information.
     };
-    ws.addEventListener('open', onOpen as (e: never) => void);
-    ws.addEventListener('message', onMessage as (e: never) => void);
-    ws.addEventListener('close', onClose as (e: never) => void);
-    ws.addEventListener('error', onError as (e: never) => void);
+    ws.addEventListener('open', onOpen);
+    ws.addEventListener('message', onMessage);
+    ws.addEventListener('close', onClose);
+    ws.addEventListener('error', onError);
     this.#detach = () => {
-      ws.removeEventListener('open', onOpen as (e: never) => void);
-      ws.removeEventListener('message', onMessage as (e: never) => void);
-      ws.removeEventListener('close', onClose as (e: never) => void);
-      ws.removeEventListener('error', onError as (e: never) => void);
+      ws.removeEventListener('open', onOpen);
+      ws.removeEventListener('message', onMessage);
+      ws.removeEventListener('close', onClose);
+      ws.removeEventListener('error', onError);
     };
     this.#setTimer('connect', () => {
       this.#abandon(HEARTBEAT_TIMEOUT, `no connection within ${this.#connectTimeoutMs} ms`);

@@ -45,7 +45,7 @@ export class FakeClock implements Clock {
   }
 }
 
-type Listener = (event: never) => void;
+type Listener = (event: Event) => void;
 
 /** FakeWebSocket records what the SDK does and lets the test play the server. */
 export class FakeWebSocket implements WebSocketLike {
@@ -100,7 +100,7 @@ export class FakeWebSocket implements WebSocketLike {
   }
 
   #fire(type: string, event: object): void {
-    for (const l of [...(this.#listeners.get(type) ?? [])]) (l as (e: object) => void)(event);
+    for (const l of [...(this.#listeners.get(type) ?? [])]) l(event as Event);
   }
 
   /** open plays a successful handshake. */
