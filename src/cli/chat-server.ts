@@ -51,7 +51,7 @@ export interface ChatServerOptions {
   maxPayload?: number;
   /** Directory served at `/` (index.html). Default DEFAULT_WEB_ROOT. */
   webRoot?: string;
-  /** Logger. Default pino at `LOG_LEVEL` (default `warn`). */
+  /** Logger. Default pino to stderr at `LOG_LEVEL` (default `warn`). */
   logger?: Logger;
   /** Time connections get to close on shutdown before they are dropped, in ms. Default 5_000. */
   shutdownDrainMs?: number;
@@ -112,7 +112,8 @@ export function createChatServer(options: ChatServerOptions = {}): ChatServer {
   const heartbeatMs = options.heartbeatMs ?? 30_000;
   const webRoot = resolve(options.webRoot ?? DEFAULT_WEB_ROOT);
   const drainMs = options.shutdownDrainMs ?? 5_000;
-  const logger = options.logger ?? pino({ level: process.env.LOG_LEVEL ?? 'warn', base: { service: 'hayate' } });
+  const logger = options.logger
+    ?? pino({ level: process.env.LOG_LEVEL ?? 'warn', base: { service: 'hayate' } }, pino.destination({ dest: 2, sync: true }));
   const ownBroker = options.broker === undefined;
   const historyLimit = options.historyLimit ?? 1000;
   const broker = options.broker ?? new MemoryBroker({ historyLimit });
