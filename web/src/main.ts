@@ -222,6 +222,7 @@ function showState(state: ChatState): void {
 // events from the SDK
 
 function onJoined(event: JoinedEvent): void {
+  if (event.room.startsWith('@')) return; // the user's own DM inbox: its messages show as DM conversations
   const c = conversation(roomKey(event.room), 'room', event.room, `# ${event.room}`);
   if (event.replay.epochChanged && event.resumed) {
     notice(c.key, 'The server restarted and lost its history: earlier messages may be missing.', true);
