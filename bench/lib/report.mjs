@@ -10,7 +10,7 @@ export function median(values) {
   return Number.isFinite(m) ? m : null;
 }
 
-const SERVER_NAMES = { hayate: 'hayate', ws: 'ws', net: 'net (baseline)', socketio: 'Socket.IO', uws: 'uWebSockets.js' };
+const SERVER_NAMES = { hayate: 'hayate', 'hayate-hub': 'hayate hub (rooms)', ws: 'ws', net: 'net (baseline)', socketio: 'Socket.IO', uws: 'uWebSockets.js' };
 
 /**
  * summarize makes the table rows of one scenario: one row per server and metric, or one "failed"/"skipped" row.

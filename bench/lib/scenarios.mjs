@@ -20,7 +20,7 @@ const echoTimeout = (s) => 60000 + (s.warmupMs ?? 0) + (s.durationMs ?? 0);
 const broadcastTimeout = (s) => 120000 + ((s.warmup + s.count) / s.rate) * 1000 + s.drainMs;
 const describeBroadcast = (r) =>
   `p50 ${latency('', '').format(r.p50ms)}, p99 ${latency('', '').format(r.p99ms)}, ${num(r.deliveredPerSec)} delivered/s` +
-  `${r.incomplete ? `, ${r.incomplete} incomplete` : ''}${r.compressedShare ? `, ${pct(r.compressedShare)} compressed` : ''}, gen CPU ${pct(r.genCpu)}`;
+  `${r.incomplete ? `, ${r.incomplete} incomplete` : ''}${r.closedByServer ? `, ${r.closedByServer} closed by the server` : ''}${r.compressedShare ? `, ${pct(r.compressedShare)} compressed` : ''}, gen CPU ${pct(r.genCpu)}`;
 
 /** SCENARIOS lists every scenario in the order they run. */
 export const SCENARIOS = [
@@ -106,10 +106,10 @@ export const SCENARIOS = [
     mode: 'broadcast',
     deflate: false,
     memory: false,
-    servers: ['hayate', 'ws', 'socketio', 'net', 'uws'],
+    servers: ['hayate', 'hayate-hub', 'ws', 'socketio', 'net', 'uws'],
     rounds: 3,
     settings: { receivers: 10000, rate: 10, warmup: 10, count: 50, size: 64, drainMs: 30000 },
-    perServer: { socketio: { socketio: true } },
+    perServer: { socketio: { protocol: 'socketio' }, 'hayate-hub': { protocol: 'hub' } },
     quick: { warmup: 3, count: 10, drainMs: 15000 },
     metrics: [latency('p50ms', 'last receipt p50'), latency('p99ms', 'last receipt p99'), delivered],
     describe: describeBroadcast,

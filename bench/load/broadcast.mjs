@@ -4,13 +4,19 @@
 // send until its LAST receiver had it. Receipts are matched to broadcasts by order (TCP keeps each connection's
 // order and every server sends broadcasts in arrival order), so frames are counted by header, never parsed.
 //
-// Socket.IO (option `socketio`) is spoken over the same raw frames, Engine.IO v4 / Socket.IO v5 protocol: the
+// Socket.IO (protocol `socketio`) is spoken over the same raw frames, Engine.IO v4 / Socket.IO v5 protocol: the
 // server's `0{...}` open packet arrives first, the client sends `40` (connect to the main namespace) and gets
 // `40{"sid":...}`; then broadcasts arrive as `42["chat",...]` events; the server's Engine.IO pings (`2`, the only
 // 1-byte frames) are answered with `3`. The control connection sends `42["chat","<message>"]`.
+// hayate's realtime hub (protocol `hub`, docs/protocol.md) is spoken the same way: the server sends `welcome`, the
+// client sends `{"type":"join","room":"bench"}` and gets `joined`; the control connection sends
+// `{"type":"chat","room":"bench","text":"..."}` (64 bytes in all) and every member gets the hub's chat message.
+// Whatever the server sends before the first broadcast (handshake replies, presence) is waited out: the generator
+// waits until no receiver got anything for 300 ms and counts broadcasts from there.
 //
 // Options (JSON argv): port, path, receivers, rate (broadcasts/s), warmup (broadcasts not counted), count
-// (broadcasts measured), size, deflate, socketio, drainMs (how long to wait for the last receipts), concurrency.
+// (broadcasts measured), size, deflate, protocol (raw | socketio | hub), drainMs (how long to wait for the last
+// receipts), concurrency.
 import {
   buildFrame, cpuFraction, deflateMessage, jsonLikeText, newScanState, openConnections, parseOptions, report,
   scanFrames,
@@ -23,15 +29,29 @@ const warmup = o.warmup ?? 10;
 const measured = o.count ?? 50;
 const total = warmup + measured;
 const size = o.size ?? 64;
-const socketio = !!o.socketio;
+const protocol = o.protocol ?? 'raw';
+const socketio = protocol === 'socketio';
 
 let message = jsonLikeText(size);
-if (socketio) message = Buffer.from(`42["chat",${JSON.stringify('x'.repeat(size))}]`);
+let path = o.path ?? '/';
+let greeting = null; // what each connection sends once open
+let expected = 0; // frames each connection gets before it is ready
+if (socketio) {
+  message = Buffer.from(`42["chat",${JSON.stringify('x'.repeat(size))}]`);
+  path = '/socket.io/?EIO=4&transport=websocket';
+  greeting = buildFrame(Buffer.from('40'));
+  expected = 2;
+} else if (protocol === 'hub') {
+  const head = '{"type":"chat","room":"bench","text":"';
+  message = Buffer.from(`${head}${'x'.repeat(Math.max(1, size - head.length - 2))}"}`);
+  path = o.path ?? '/ws?name=bench';
+  greeting = buildFrame(Buffer.from('{"type":"join","room":"bench"}'));
+  expected = 2;
+}
 const trigger = buildFrame(o.deflate ? deflateMessage(message) : message, { rsv1: !!o.deflate });
 const pong = buildFrame(Buffer.from('3'));
-const connectNamespace = buildFrame(Buffer.from('40'));
-// Socket.IO: the open packet and the connect acknowledgement come before any broadcast
-const base = socketio ? 2 : 0;
+// per connection: messages received before the first broadcast (set once the connections are quiet)
+const bases = new Float64Array(receivers + 1).fill(Infinity);
 
 const sent = new Float64Array(total);
 const got = new Int32Array(total);
@@ -42,7 +62,7 @@ const states = [];
 
 const sockets = await openConnections({
   port: o.port,
-  path: socketio ? '/socket.io/?EIO=4&transport=websocket' : o.path,
+  path,
   count: receivers + 1,
   concurrency: o.concurrency ?? 200,
   deflate: !!o.deflate,
@@ -59,6 +79,7 @@ const sockets = await openConnections({
       if (control || st.messages === before) return;
       rsv1 += st.rsv1 - beforeRsv1;
       const now = performance.now();
+      const base = bases[index];
       for (let m = before; m < st.messages; m++) {
         const i = m - base;
         if (i >= 0 && i < total) {
@@ -70,20 +91,23 @@ const sockets = await openConnections({
     };
     socket.on('data', onData);
     socket.on('error', () => {});
-    if (socketio) socket.write(connectNamespace);
+    if (greeting !== null) socket.write(greeting);
     if (leftover.length > 0) onData(leftover);
   },
 });
 
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
-if (socketio) {
-  // every connection must have joined before the first broadcast
-  const deadline = performance.now() + 30000;
-  while (states.some((st) => st.messages < base)) {
-    if (performance.now() > deadline) throw new Error('Socket.IO connections did not all get their connect ack');
-    await sleep(20);
+{
+  // every connection must have its handshake replies, then the server must go quiet, before the first broadcast
+  const deadline = performance.now() + 60000;
+  const count = () => states.reduce((sum, st) => sum + st.messages, 0);
+  let seen = -1;
+  while (states.some((st) => st.messages < expected) || count() !== seen) {
+    if (performance.now() > deadline) throw new Error(`connections did not settle (${count()} frames before the first broadcast)`);
+    seen = count();
+    await sleep(300);
   }
-  await sleep(200);
+  for (let i = 0; i <= receivers; i++) bases[i] = states[i].messages;
 }
 
 const control = sockets[receivers];

@@ -218,6 +218,7 @@ export function openConnections(options) {
       const socket = net.connect({ port, host: '127.0.0.1', noDelay: true });
       sockets[index] = socket;
       let head = Buffer.alloc(0);
+      let open = false;
       const onHandshakeData = (chunk) => {
         head = head.length === 0 ? chunk : Buffer.concat([head, chunk]);
         const end = head.indexOf('\r\n\r\n');
@@ -226,6 +227,7 @@ export function openConnections(options) {
           return;
         }
         socket.off('data', onHandshakeData);
+        open = true;
         const text = head.subarray(0, end).toString('latin1');
         if (!text.startsWith('HTTP/1.1 101')) return fail(new Error(`handshake refused: ${text.split('\r\n')[0]}`));
         if (options.deflate && !/^sec-websocket-extensions:.*permessage-deflate/im.test(text)) {
@@ -238,10 +240,10 @@ export function openConnections(options) {
       };
       socket.on('data', onHandshakeData);
       socket.on('error', (err) => {
-        if (opened < count) fail(new Error(`connection ${index}: ${err.message}`));
+        if (!open) fail(new Error(`connection ${index}: ${err.message}`));
       });
       socket.on('close', () => {
-        if (opened < count && !failed) fail(new Error(`connection ${index} closed during the handshake`));
+        if (!open && !failed) fail(new Error(`connection ${index} closed during the handshake`));
       });
       socket.write(request);
     };
