@@ -160,6 +160,8 @@ export function startHandshake(
     ...pickTls(options),
     host: hostname,
     port: url.port === '' ? (secure ? 443 : 80) : Number(url.port),
+    // Without an agent Node knows no default port, and would write it into Host.
+    defaultPort: secure ? 443 : 80,
     path: url.pathname + url.search,
     method: 'GET',
     headers,

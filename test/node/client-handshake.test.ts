@@ -328,3 +328,23 @@ test('wss:// works against an https server with a self-signed certificate given 
   insecure.close();
   await once(insecure, 'close');
 });
+
+test('an IPv6 literal URL connects to [::1] and sends a bracketed Host header', async (t) => {
+  const hosts: (string | undefined)[] = [];
+  const server = createHttpServer();
+  server.on('upgrade', (request: IncomingMessage, socket: Duplex) => {
+    hosts.push(request.headers.host);
+    socket.destroy();
+  });
+  try {
+    server.listen(0, '::1');
+    await once(server, 'listening');
+  } catch (err) {
+    t.skip(`no IPv6 loopback here: ${String(err)}`);
+    return;
+  }
+  t.after(() => server.close());
+  const port = (server.address() as AddressInfo).port;
+  await failure(`ws://[::1]:${port}/`);
+  assert.deepEqual(hosts, [`[::1]:${port}`]);
+});
