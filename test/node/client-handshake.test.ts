@@ -217,10 +217,10 @@ test('bytes the server sends right behind the 101 (the head) arrive as a message
 });
 
 test('a masked frame from the server fails the connection: 1002 sent, error then close 1006 locally', async (t) => {
-  let serverGot: Promise<Buffer> | null = null;
+  const serverGot: { bytes: Promise<Buffer> | null } = { bytes: null };
   const { url } = await upgradeServer(t, (request, socket) => {
     respond101(request, socket);
-    serverGot = new Promise((resolve) => {
+    serverGot.bytes = new Promise((resolve) => {
       const chunks: Buffer[] = [];
       socket.on('data', (chunk: Buffer) => chunks.push(chunk));
       socket.on('end', () => {
@@ -237,8 +237,8 @@ test('a masked frame from the server fails the connection: 1002 sent, error then
   await error;
   assert.equal(close.code, 1006);
   assert.equal(close.wasClean, false);
-  assert.ok(serverGot !== null);
-  const bytes = await serverGot;
+  assert.ok(serverGot.bytes !== null);
+  const bytes = await serverGot.bytes;
   // The client's Close frame: FIN + opcode 8, masked, 2+ bytes payload; unmask to read the code.
   assert.equal(bytes[0], 0x88);
   assert.equal(bytes[1] & 0x80, 0x80);
