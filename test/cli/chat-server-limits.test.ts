@@ -2,6 +2,7 @@
 // limits, binary routing, and the /metrics counters that follow them.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import type { Socket as NetSocket } from 'node:net';
 import { encodeBinaryEnvelope } from '../../src/realtime/binary-envelope.js';
 import { connect, metric, startServer, token } from './helpers.js';
 
@@ -60,7 +61,7 @@ test('a client that stops reading is closed with 1013 while the others keep rece
   const reader = await connect(t, url, { token: await token('reader') });
   const slow = await connect(t, url, { token: await token('slow') });
   for (const c of [sender, reader, slow]) await c.request({ type: 'join', room: 'r' }, 'j');
-  const socket = (slow.ws as unknown as { _socket: import('node:net').Socket })._socket;
+  const socket = (slow.ws as unknown as { _socket: NetSocket })._socket;
   socket.pause();
   const frame = encodeBinaryEnvelope('r', 'bulk', new Uint8Array(60_000));
   const slowDisconnects = async () => metric(await server.registry.metrics(), 'hayate_slow_consumer_disconnects_total');
