@@ -41,6 +41,7 @@ const $ = <T extends HTMLElement>(id: string): T => {
 
 const ui = {
   status: $('status'),
+  reconnect: $<HTMLButtonElement>('reconnect'),
   me: $('me'),
   signout: $<HTMLButtonElement>('signout'),
   menu: $<HTMLButtonElement>('menu'),
@@ -213,6 +214,7 @@ function showState(state: ChatState): void {
       ui.status.textContent = `disconnected: ${state.reason}`;
       break;
   }
+  ui.reconnect.hidden = client === null || state.kind !== 'closed';
   const usable = client !== null && state.kind !== 'closed';
   ui.text.disabled = !usable || current === null;
   ui.send.disabled = ui.text.disabled;
@@ -315,6 +317,7 @@ ui.loginForm.addEventListener('submit', (event) => {
   signIn(ui.loginName.value.trim(), ui.loginToken.value.trim());
 });
 ui.signout.addEventListener('click', signOut);
+ui.reconnect.addEventListener('click', () => client?.connect());
 ui.menu.addEventListener('click', () => {
   const open = ui.side.classList.toggle('open');
   ui.menu.setAttribute('aria-expanded', String(open));
