@@ -118,8 +118,9 @@ export class MessageAssembler {
       let output: Buffer | ProtocolError;
       try {
         output = extension.decompress(input, fin, limit);
-      } catch (_error) {
-        output = new ProtocolError(ProtocolErrorCode.InvalidCompressedData, CloseCode.InvalidFramePayloadData, 'compressed data could not be inflated');
+      } catch (error) {
+        // The codec reports bad data as a ProtocolError; a throw is our fault: 1011 without details to the peer.
+        output = new ProtocolError(ProtocolErrorCode.InternalError, CloseCode.InternalError, `inflating failed: ${String(error)}`);
       }
       if (!Buffer.isBuffer(output)) return output;
       if (output.length > limit) return tooBig(this.#maxPayload);

@@ -46,12 +46,20 @@ export interface ProtocolOptions {
   maskSource?: (key: Buffer) => void;
 }
 
-/** ProtocolEvent is what `takeEvents()` reports. */
+/**
+ * ProtocolEvent is what `takeEvents()` reports. `data` may be a view of a received chunk (no copy): keep it or copy
+ * it, but the core never touches it again.
+ */
 export type ProtocolEvent =
+  /** A whole message; text is already validated UTF-8 (decoding it is the driver's choice). */
   | { type: 'message'; data: Buffer; binary: boolean }
+  /** A Ping arrived; the Pong reply is already queued (unless a Close was sent). */
   | { type: 'ping'; data: Buffer }
+  /** A Pong arrived (solicited or not). */
   | { type: 'pong'; data: Buffer }
+  /** A Close frame arrived (code 1005 when it had none); the answering Close is already queued if needed. */
   | { type: 'close'; code: number; reason: string }
+  /** The core failed the connection: the Close frame is queued and input is ignored from now on. */
   | { type: 'error'; error: ProtocolError };
 
 /** CloseInfo is a close code and reason, sent or received. */
@@ -218,7 +226,11 @@ export class WebSocketProtocol {
     } else {
       firstByte = Opcode.Continuation;
     }
-    if (this.#fragmentCompressed) payload = (extension as MessageExtension).compressFragment(data, fin);
+    if (this.#fragmentCompressed) {
+      const compressed = this.#compress(data, fin, true);
+      if (compressed === null) return;
+      payload = compressed;
+    }
     if (fin) {
       firstByte |= 0x80;
       this.#fragmentOpcode = -1;
@@ -238,7 +250,14 @@ export class WebSocketProtocol {
     if (extension === null) {
       this.#out.pushChunk(prepared.frame);
     } else if (extension.shareKey !== null) {
-      this.#out.pushChunk(prepared.frameFor(extension));
+      let bytes: Buffer;
+      try {
+        bytes = prepared.frameFor(extension);
+      } catch (error) {
+        this.#internalError(error);
+        return;
+      }
+      this.#out.pushChunk(bytes);
     } else {
       this.#sendMessage(prepared.binary ? Opcode.Binary : Opcode.Text, prepared.payload);
     }
@@ -387,13 +406,33 @@ export class WebSocketProtocol {
     const extension = this.#extension;
     if (extension !== null) {
       const payload = typeof data === 'string' ? Buffer.from(data, 'utf8') : data;
-      const compressed = extension.compress(payload);
+      const compressed = this.#compress(payload, true, false);
+      if (this.#failure !== null) return;
       if (compressed !== null) this.#queueFrame(0xc0 | opcode, compressed, true);
       else this.#queueFrame(0x80 | opcode, payload, false);
       return;
     }
     if (typeof data === 'string') this.#queueString(0x80 | opcode, data);
     else this.#queueFrame(0x80 | opcode, data, false);
+  }
+
+  /**
+   * Runs the extension's compressor (`fragment`: `compressFragment`, else `compress`). A throw is an internal failure:
+   * the connection fails with 1011 and null is returned.
+   */
+  #compress(payload: Buffer, fin: boolean, fragment: boolean): Buffer | null {
+    const extension = this.#extension as MessageExtension;
+    try {
+      return fragment ? extension.compressFragment(payload, fin) : extension.compress(payload);
+    } catch (error) {
+      this.#internalError(error);
+      return null;
+    }
+  }
+
+  #internalError(error: unknown): void {
+    // DESIGN.md: "Internal failures send 1011 without details."
+    this.#failConnection(new ProtocolError(ProtocolErrorCode.InternalError, CloseCode.InternalError, `compression failed: ${String(error)}`));
   }
 
   /** Writes a string frame straight into the slab when small: no intermediate Buffer. */

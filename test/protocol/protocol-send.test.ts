@@ -235,10 +235,23 @@ test('inflated output past maxPayload fails with 1009, and a codec error is repo
   const bad = feed([hex('c2 01 00')], { role: 'client', extension: corrupt });
   assert.equal(bad.protocol.failure?.code, 'WS_INVALID_COMPRESSED_DATA');
   assert.deepEqual(parseFrames(bad.out).at(-1)?.payload, hex('03 ef'));
-  // A thrown codec error becomes 1007 too.
+  // A codec that throws is an internal failure: 1011.
   const throwing: MessageExtension = { ...recordingExtension(null), decompress: () => { throw new Error('zlib'); } };
   const thrown = feed([hex('c2 01 00')], { role: 'client', extension: throwing });
-  assert.equal(thrown.protocol.failure?.closeCode, 1007);
+  assert.equal(thrown.protocol.failure?.closeCode, 1011);
+  assert.equal(thrown.protocol.failure?.code, 'WS_INTERNAL_ERROR');
+});
+
+test('a compressor that throws fails the connection with 1011 instead of throwing at the caller', () => {
+  const throwing = { ...recordingExtension(null), compress: () => { throw new Error('deflate'); } };
+  const server = new WebSocketProtocol({ role: 'server', extension: throwing });
+  server.sendText('hello');
+  const events = server.takeEvents();
+  assert.equal(events.length, 1);
+  assert.ok(events[0].type === 'error' && events[0].error.closeCode === 1011);
+  assert.deepEqual(server.takeOutgoing(), [hex('88 02 03 f3')]);
+  server.sendText('dropped');
+  assert.deepEqual(server.takeOutgoing(), []);
 });
 
 test('inflated text that is not UTF-8 fails with 1007', () => {
