@@ -3,6 +3,7 @@
 import { test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
 import { WebSocket } from '../../src/node/index.js';
+import { WebSocket as WsWebSocket } from 'ws';
 import { ChatClient } from '../../src/sdk/index.js';
 import type { ChatMessage } from '../../src/realtime/messages.js';
 import { startChatServer, waitFor, type ChatFixture } from './chat-server-fixture.js';
@@ -131,4 +132,19 @@ test('a DM reaches every connection of both users once, and the inbox resumes af
   await sleep(100);
   assert.deepEqual(bobDms, ['alice:hi bob', 'alice:while you were away']);
   assert.deepEqual(aliceDms, ['alice:hi bob', 'alice:while you were away']);
+});
+
+test('runs on the ws package\'s WebSocket as well (any WHATWG-style WebSocket will do)', async (t) => {
+  const fixture = await startChatServer(t);
+  const carol = new ChatClient({ url: fixture.url, name: 'carol', WebSocket: WsWebSocket as unknown as ConstructorParameters<typeof ChatClient>[0]['WebSocket'], environment: null });
+  t.after(() => carol.disconnect());
+  const got: string[] = [];
+  carol.on('message', (m) => got.push(m.text));
+  carol.connect();
+  await carol.join('lobby');
+  const ack = await carol.send('lobby', 'over ws');
+  assert.equal(ack.duplicate, false);
+  await waitFor(() => got.length === 1, 'the echo');
+  assert.deepEqual(got, ['over ws']);
+  assert.deepEqual(carol.user, { id: 'dev:carol', name: 'carol' });
 });

@@ -313,3 +313,28 @@ test('a URL function that throws counts as a failed attempt and is retried', asy
   await tick();
   assert.equal(FakeWebSocket.instances.length, 1);
 });
+
+test('disconnect() while the URL function is still pending opens no socket', async () => {
+  let release: (url: string) => void = () => {};
+  const { socket, states } = make({ url: () => new Promise<string>((resolve) => (release = resolve)) });
+  socket.connect();
+  socket.disconnect();
+  release('ws://test/ws');
+  await tick();
+  assert.equal(FakeWebSocket.instances.length, 0);
+  assert.equal(states.at(-1)?.kind, 'closed');
+});
+
+test('a WebSocket constructor that throws (bad URL) stops with the reason instead of retrying', async () => {
+  const { socket, clock, states } = make({ url: 'not a url', WebSocket: class {
+    constructor() {
+      throw new SyntaxError('invalid URL');
+    }
+  } as unknown as ReconnectingSocketOptions['WebSocket'] });
+  socket.connect();
+  await tick();
+  clock.advance(60_000);
+  const last = states.at(-1);
+  assert.equal(last?.kind, 'closed');
+  assert.match(last?.kind === 'closed' ? last.reason : '', /invalid URL/);
+});
