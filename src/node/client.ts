@@ -5,8 +5,9 @@
 // a transport `Connection` wrapped around a client-role `WebSocketProtocol`.
 //
 // What it does not do: the WHATWG event API (websocket.ts) or the promise API (connect.ts); proxies; redirects (a 3xx
-// fails the handshake, as in browsers); HTTP authentication. The handshake timeout is one timer per connecting socket,
-// cleared as soon as the handshake ends.
+// fails the handshake, as in browsers); answering HTTP authentication challenges (a 401 fails; credentials in the URL are sent as
+// Basic up front, as ws does). The handshake timeout is a deadline on the driver's shared
+// timer (deadline-timer.ts), not a Node timer per connecting socket.
 import { request as httpRequest, type ClientRequest, type IncomingMessage, type RequestOptions } from 'node:http';
 import { request as httpsRequest } from 'node:https';
 import { connect as netConnect, isIP, type NetConnectOpts, type Socket } from 'node:net';
@@ -28,6 +29,7 @@ import {
   type PerMessageDeflateOptions,
 } from '../protocol/index.js';
 import { Connection } from './connection.js';
+import { sharedDeadlines, type Deadline } from './deadline-timer.js';
 
 /** ClientTlsOptions are the node:tls options a `wss:` client passes through (see `tls.connect`). */
 export type ClientTlsOptions = Pick<
@@ -185,14 +187,14 @@ export function startHandshake(
   }
 
   let finished = false;
-  let timer: NodeJS.Timeout | null = null;
+  let deadline: Deadline | null = null;
   const req: ClientRequest = (secure ? httpsRequest : httpRequest)(requestOptions);
 
   const finish = (error: HandshakeError | null, result: HandshakeSuccess | null): void => {
     if (finished) return;
     finished = true;
-    if (timer !== null) clearTimeout(timer);
-    timer = null;
+    sharedDeadlines.cancel(deadline);
+    deadline = null;
     req.removeAllListeners('upgrade');
     req.removeAllListeners('response');
     req.removeAllListeners('information');
@@ -203,11 +205,11 @@ export function startHandshake(
 
   const timeout = options.handshakeTimeout ?? DEFAULT_HANDSHAKE_TIMEOUT_MS;
   if (timeout > 0) {
-    timer = setTimeout(() => {
-      timer = null;
+    deadline = sharedDeadlines.schedule(timeout, expire, () => {
+      deadline = null;
       req.destroy();
       finish(new HandshakeError(`opening handshake timed out after ${timeout} ms`), null);
-    }, timeout);
+    });
   }
 
   req.on('error', (err: Error) => {
@@ -287,6 +289,10 @@ export function startHandshake(
 }
 
 function noop(): void {}
+
+function expire(onTimeout: () => void): void {
+  onTimeout();
+}
 
 function connectTcp(options: RequestOptions): Socket {
   return netConnect(options as NetConnectOpts);
