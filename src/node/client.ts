@@ -5,9 +5,9 @@
 // a transport `Connection` wrapped around a client-role `WebSocketProtocol`.
 //
 // What it does not do: the WHATWG event API (websocket.ts) or the promise API (connect.ts); proxies; redirects (a 3xx
-// fails the handshake, as in browsers); answering HTTP authentication challenges (a 401 fails; credentials in the URL are sent as
-// Basic up front, as ws does). The handshake timeout is a deadline on the driver's shared
-// timer (deadline-timer.ts), not a Node timer per connecting socket.
+// fails the handshake, as in browsers); answering HTTP authentication challenges (a 401 fails; credentials in the URL
+// are sent as Basic up front, as ws does). The handshake timeout is a deadline on the driver's shared timer
+// (deadline-timer.ts), not a Node timer per connecting socket.
 import { request as httpRequest, type ClientRequest, type IncomingMessage, type RequestOptions } from 'node:http';
 import { request as httpsRequest } from 'node:https';
 import { connect as netConnect, isIP, type NetConnectOpts, type Socket } from 'node:net';
