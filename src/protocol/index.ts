@@ -20,7 +20,14 @@ export type {
   ConnectionClosedErrorInit,
   HandshakeErrorInit,
 } from './errors.js';
-export * from './limits.js';
+export {
+  DEFAULT_MAX_PAYLOAD,
+  MAX_CONTROL_PAYLOAD,
+  MAX_CLOSE_REASON_BYTES,
+  DEFAULT_CLOSE_TIMEOUT_MS,
+  DEFAULT_HANDSHAKE_TIMEOUT_MS,
+  DEFAULT_HEARTBEAT_INTERVAL_MS,
+} from './limits.js';
 export type { MessageExtension } from './extension.js';
 export * from './handshake.js';
 export * from './header-values.js';
