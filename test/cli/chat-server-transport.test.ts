@@ -1,0 +1,37 @@
+// The chat server's transport options: permessage-deflate broadcast, and TLS (wss://) with a throwaway certificate.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import WebSocket from 'ws';
+import { Client, connect, startServer, token } from './helpers.js';
+
+test('with permessage-deflate a broadcast reaches compressing and plain clients alike', async (t) => {
+  const { url } = await startServer(t, { perMessageDeflate: true });
+  const compressed = await connect(t, url, { token: await token('zip') });
+  assert.match(compressed.ws.extensions, /permessage-deflate/);
+  const plainWs = new WebSocket(url, { headers: { authorization: `Bearer ${await token('plain')}` }, perMessageDeflate: false });
+  const plain = new Client(plainWs);
+  t.after(() => plainWs.terminate());
+  await plain.next('welcome');
+  assert.equal(plainWs.extensions, '');
+  for (const c of [compressed, plain]) await c.request({ type: 'join', room: 'r' }, 'j');
+  const text = 'compress me '.repeat(200);
+  await compressed.request({ type: 'chat', room: 'r', text }, 'c');
+  for (const c of [compressed, plain]) assert.equal((await c.next('chat')).text, text);
+});
+
+test('serves wss:// with a TLS certificate and key', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'hayate-tls-'));
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  execFileSync('openssl', ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', join(dir, 'key.pem'), '-out', join(dir, 'cert.pem'),
+    '-days', '1', '-subj', '/CN=localhost'], { stdio: 'ignore' });
+  const { port } = await startServer(t, { tls: { cert: readFileSync(join(dir, 'cert.pem')), key: readFileSync(join(dir, 'key.pem')) } });
+  const ws = new WebSocket(`wss://127.0.0.1:${port}/ws`, { headers: { authorization: `Bearer ${await token('tls')}` }, rejectUnauthorized: false });
+  const client = new Client(ws);
+  t.after(() => ws.terminate());
+  const welcome = await client.next('welcome');
+  assert.deepEqual(welcome.user, { id: 'tls', name: 'tls' });
+});
