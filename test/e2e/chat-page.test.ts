@@ -129,6 +129,14 @@ test('two pages chat, DM, see presence, survive a server restart and an offline 
   const phone = await open(browser, fixture, 'dana', { width: 390, height: 780 });
   await waitForTexts(phone, conversation);
   await phone.screenshot({ path: 'test-artifacts/chat-phone.png' });
+  // On a phone the rooms, DMs and members live in a drawer behind the menu button.
+  assert.equal(await phone.isVisible('#menu'), true);
+  await phone.click('#menu');
+  await phone.waitForFunction(() => document.getElementById('side')?.getBoundingClientRect().left === 0);
+  await phone.screenshot({ path: 'test-artifacts/chat-phone-menu.png' });
+  await phone.click('#members button[data-user="dev:alice"]');
+  assert.equal(await phone.textContent('#title'), '@ alice');
+  assert.equal(await alice.isVisible('#menu'), false, 'no menu button on a wide screen');
   mark('phone');
   for (const page of [alice, bob, phone]) {
     assert.deepEqual((page as Page & { problems: string[] }).problems, [], 'no script errors on the page');
