@@ -70,6 +70,15 @@ describe('RFC 7692 §7.2.3 examples', () => {
     assert.equal(inflated(c.decompress(hex('f248cdc9c90700'), true, 1000)).toString(), 'Hello');
   });
 
+  test('inflates a compressed message whose frames include empty ones (first, middle and last)', (t) => {
+    const c = codec();
+    t.after(() => c.release());
+    const parts = [hex(''), hex('f248cd'), hex(''), hex('c9c90700'), hex('')];
+    const out = parts.map((part, i) => inflated(c.decompress(part, i === parts.length - 1, 1000)));
+    assert.equal(Buffer.concat(out).toString(), 'Hello');
+    assert.equal(inflated(c.decompress(hex('f200110000'), true, 1000)).toString(), 'Hello', 'context kept after the message');
+  });
+
   test('inflates "Hello" fragmented as f2 48 cd | c9 c9 07 00 (§7.2.3.1)', (t) => {
     const c = codec({ clientNoContextTakeover: true });
     t.after(() => c.release());
