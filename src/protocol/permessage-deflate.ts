@@ -30,6 +30,9 @@ export const DEFAULT_DEFLATE_THRESHOLD = 1024;
 /** Bytes of output each native zlib call may write before we copy them out (shared by every context). */
 const SCRATCH_BYTES = 64 * 1024;
 
+/** Final frames up to this size are inflated in one native call, copied with the tail into a shared input buffer. */
+const JOIN_TAIL_BELOW_BYTES = 16 * 1024;
+
 // RFC 7692 §7.2.1: "Remove 4 octets (that are 0x00 0x00 0xff 0xff) from the tail end." §7.2.2: "Append 4 octets of
 // 0x00 0x00 0xff 0xff to the tail end of the payload of the message."
 const TAIL = Buffer.from([0x00, 0x00, 0xff, 0xff]);
@@ -75,6 +78,7 @@ interface ZlibStreamInternals {
 }
 
 let scratch: Buffer | null = null;
+let inputScratch: Buffer | null = null;
 
 /**
  * One zlib context driven synchronously. `write` feeds input and collects all output it produces, copying it out of
@@ -274,14 +278,22 @@ export class PerMessageDeflate implements MessageExtension {
     }
     const chunks: Buffer[] = [];
     let total = 0;
-    if (!this.#inflateEnded) {
+    if (this.#inflateEnded) {
+      // The deflate stream ended in an earlier frame (BFINAL): the rest of the message is ignored.
+    } else if (fin && payload.length <= JOIN_TAIL_BELOW_BYTES) {
+      // One native call instead of two: the payload and the tail side by side in a shared input buffer.
+      inputScratch ??= Buffer.allocUnsafe(JOIN_TAIL_BELOW_BYTES + TAIL.length);
+      payload.copy(inputScratch, 0);
+      TAIL.copy(inputScratch, payload.length);
+      total = engine.write(inputScratch.subarray(0, payload.length + TAIL.length), zlibConstants.Z_SYNC_FLUSH, chunks, 0, limit);
+    } else {
       total = engine.write(payload, zlibConstants.Z_SYNC_FLUSH, chunks, 0, limit);
       if (total >= 0 && engine.leftover !== 0) this.#inflateEnded = true;
       if (total >= 0 && fin && !this.#inflateEnded) {
         total = engine.write(TAIL, zlibConstants.Z_SYNC_FLUSH, chunks, total, limit);
-        if (total >= 0 && engine.leftover !== 0) this.#inflateEnded = true;
       }
     }
+    if (total >= 0 && engine.leftover !== 0) this.#inflateEnded = true;
     if (total < 0) {
       const message = engine.lastError;
       this.#endInflate(engine, shared, true);
