@@ -256,7 +256,8 @@ export function createChatServer(options: ChatServerOptions = {}): ChatServer {
     }
     const info = await stat(file).catch(() => null);
     if (info === null || !info.isFile()) {
-      response.writeHead(404, { 'content-type': 'text/plain; charset=utf-8' }).end('not found\n');
+      const hint = relative === '/index.html' ? 'the chat page is not built: run npm run build\n' : 'not found\n';
+      response.writeHead(404, { 'content-type': 'text/plain; charset=utf-8' }).end(hint);
       return;
     }
     response.writeHead(200, {

@@ -35,3 +35,26 @@ test('serves wss:// with a TLS certificate and key', async (t) => {
   const welcome = await client.next('welcome');
   assert.deepEqual(welcome.user, { id: 'tls', name: 'tls' });
 });
+
+test('our own WHATWG WebSocket client talks to the chat server with the token in the subprotocol', async (t) => {
+  const { WebSocket: OurWebSocket } = await import('../../src/node/websocket.js');
+  const { url } = await startServer(t);
+  const ws = new OurWebSocket(url, ['hayate.v1', `token.${await token('whatwg', { name: 'W' })}`]);
+  t.after(() => ws.close());
+  const received: Array<Record<string, unknown>> = [];
+  const waitFor = (type: string) => new Promise<Record<string, unknown>>((resolve) => {
+    const check = () => {
+      const found = received.find((m) => m.type === type);
+      if (found !== undefined) resolve(found);
+      else setTimeout(check, 10);
+    };
+    check();
+  });
+  ws.addEventListener('message', (event) => received.push(JSON.parse(String((event as MessageEvent).data))));
+  const welcome = await waitFor('welcome');
+  assert.equal(ws.protocol, 'hayate.v1');
+  assert.deepEqual(welcome.user, { id: 'whatwg', name: 'W' });
+  ws.send(JSON.stringify({ type: 'join', room: 'r' }));
+  ws.send(JSON.stringify({ type: 'chat', room: 'r', text: 'from our client' }));
+  assert.equal((await waitFor('chat')).text, 'from our client');
+});
