@@ -24,7 +24,7 @@ import type { ClosePolicyTable } from './close-policy.js';
 import type { Clock } from './clock.js';
 import { Emitter } from './emitter.js';
 import { ChatError } from './errors.js';
-import { Outbox, type OutboxFullError, type OutboxOptions } from './outbox.js';
+import { Outbox, OutboxFullError, type OutboxOptions } from './outbox.js';
 import {
   ReconnectingSocket,
   type CloseInfo,
@@ -317,7 +317,9 @@ export class ChatClient extends Emitter<ChatClientEvents> {
     if (meta.text.length === 0 || meta.text.length > MAX_TEXT_LENGTH) {
       return Promise.reject(new ChatError('invalid_message', `text must be 1 to ${MAX_TEXT_LENGTH} characters`, { id: meta.id }));
     }
-    const promise = this.#outbox.add(meta.id, JSON.stringify(message), meta);
+    const promise = this.#outbox.add(meta.id, JSON.stringify(message), meta).catch((error: unknown) => {
+      throw error instanceof OutboxFullError ? new ChatError('outbox_full', error.message, { id: meta.id, cause: error }) : error;
+    });
     this.#flush();
     return promise;
   }

@@ -270,8 +270,9 @@ test('a full outbox rejects the new message and reports it as an error event', a
   const { client, errors } = make({ outbox: { maxCount: 1 } });
   const joining = client.join('lobby');
   const first = client.send('lobby', 'a');
-  await assert.rejects(client.send('lobby', 'b'), (e: unknown) => e instanceof Error && e.name === 'OutboxFullError');
+  await assert.rejects(client.send('lobby', 'b'), (e: unknown) => e instanceof ChatError && e.code === 'outbox_full' && e.id === 'm2');
   assert.deepEqual(errors.map((e) => e.code), ['outbox_full']);
+  assert.deepEqual(client.pending().map((p) => p.text), ['a']);
   client.disconnect();
   await assert.rejects(first, (e: unknown) => e instanceof ChatError && e.code === 'disconnected');
   await assert.rejects(joining, (e: unknown) => e instanceof ChatError && e.code === 'disconnected');
@@ -337,4 +338,17 @@ test('a message accepted twice by a restarted server (same sender and client id,
   ws.receive({ ...chat('lobby', 3, 'hello', 's3'), clientId: 'bob-8' });
   assert.deepEqual(messages.map((m) => m.id), ['s1', 's3']);
   assert.equal(client.lastOffset('lobby'), 3);
+});
+
+test('with drop-oldest a full outbox rejects the oldest pending message and keeps the new one', async () => {
+  const { client, errors } = make({ outbox: { maxCount: 2, overflow: 'drop-oldest' } });
+  const joining = client.join('lobby');
+  const first = client.send('lobby', 'a');
+  void client.send('lobby', 'b').catch(() => {});
+  void client.send('lobby', 'c').catch(() => {});
+  await assert.rejects(first, (e: unknown) => e instanceof ChatError && e.code === 'outbox_full' && /dropped/.test(e.message));
+  assert.deepEqual(client.pending().map((p) => p.text), ['b', 'c']);
+  assert.deepEqual(errors.map((e) => e.id), ['m1']);
+  client.disconnect();
+  await assert.rejects(joining);
 });
