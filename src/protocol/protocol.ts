@@ -143,10 +143,10 @@ export class WebSocketProtocol {
    * receive feeds bytes from the peer and turns them into events; it never throws on bad input. The chunk is owned
    * by the core from now on (payloads are unmasked in place and events may be views of it).
    */
-  receive(chunk: Buffer): void {
+  receive(chunk: Buffer | Uint8Array): void {
     if (!this.#reading) return;
     const parser = this.#parser;
-    parser.push(chunk);
+    parser.push(Buffer.isBuffer(chunk) ? chunk : Buffer.from((chunk as Uint8Array).buffer, (chunk as Uint8Array).byteOffset, (chunk as Uint8Array).byteLength));
     for (;;) {
       const step = parser.step();
       if (step === Step.NeedMore) return;

@@ -1,9 +1,14 @@
 // Messages and control frames that must be accepted (RFC 6455 §5.4, §5.5.2-3, §5.6, §8.1), fed in every split.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { setFlagsFromString } from 'node:v8';
+import { runInNewContext } from 'node:vm';
 import { WebSocketProtocol } from '../../src/protocol/index.js';
 import { allChunkings, clientFrame, frame, hex, parseFrames } from '../helpers/bytes.js';
 import { feed, summarize } from './harness.js';
+
+setFlagsFromString('--expose-gc');
+const gc = runInNewContext('gc') as () => void;
 
 test('§5.4 control frames in the middle of a fragmented message are handled and the message completes', () => {
   const bytes = Buffer.concat([
@@ -178,4 +183,29 @@ test('maxPayload defaults to 100 MiB and 0 means no limit, as in ws', () => {
   const unlimited = feed([frame({ opcode: 2, announcedLength: 100 * 1024 * 1024 + 1 }).subarray(0, 10)], { role: 'client', maxPayload: 0 });
   assert.equal(unlimited.protocol.failure, null);
   assert.deepEqual(frame({ opcode: 2, announcedLength: 100 * 1024 * 1024 + 1 }).subarray(0, 10), header);
+});
+
+test('a flood of 1-byte fragments costs about the bytes it carries, not an object or a socket chunk per fragment', () => {
+  const protocol = new WebSocketProtocol({ role: 'server', maxPayload: 1024 * 1024 });
+  const one = clientFrame({ opcode: 0, fin: false, payload: 'x' });
+  const batch = Buffer.concat(Array.from({ length: 9000 }, () => one)); // one 63 KiB read: 9,000 fragments
+  protocol.receive(clientFrame({ opcode: 2, fin: false, payload: 'a' }));
+  gc();
+  const before = process.memoryUsage();
+  for (let i = 0; i < 30; i++) protocol.receive(Buffer.from(batch)); // 270,000 fragments, 270 KB of payload
+  gc();
+  const after = process.memoryUsage();
+  const grown = after.heapUsed - before.heapUsed + (after.arrayBuffers - before.arrayBuffers);
+  // Kept as views, the fragments would pin every 63 KiB read (1.9 MB) plus 270,000 objects (tens of MB).
+  assert.ok(grown < 1.5 * 1024 * 1024, `grew by ${grown} bytes`);
+  protocol.receive(clientFrame({ opcode: 0, payload: 'z' }));
+  const events = protocol.takeEvents();
+  assert.equal(events.length, 1);
+  assert.ok(events[0].type === 'message' && events[0].data.length === 270_002);
+});
+
+test('receive accepts a plain Uint8Array chunk', () => {
+  const protocol = new WebSocketProtocol({ role: 'server' });
+  protocol.receive(new Uint8Array(clientFrame({ opcode: 1, payload: 'u8' })));
+  assert.deepEqual(summarize(protocol.takeEvents()), [{ type: 'message', binary: false, data: Buffer.from('u8').toString('hex') }]);
 });
