@@ -117,8 +117,8 @@ async function throughput(variant, messages, connections) {
 }
 
 async function memory(variant, connections) {
-  global.gc?.();
-  global.gc?.();
+  globalThis.gc?.();
+  globalThis.gc?.();
   const before = process.memoryUsage().rss;
   const pairs = await makePairs(variant, connections);
   const data = message(1);
@@ -137,10 +137,10 @@ async function memory(variant, connections) {
     }
   }
   pairs.length = 0;
-  global.gc?.();
-  global.gc?.();
+  globalThis.gc?.();
+  globalThis.gc?.();
   await new Promise((resolve) => setTimeout(resolve, 200));
-  global.gc?.();
+  globalThis.gc?.();
   const after = process.memoryUsage().rss;
   if (servers.length !== connections) throw new Error('lost servers');
   return Math.round((after - before) / connections);

@@ -179,9 +179,11 @@ function sharedEngine(key: string, make: () => ZlibEngine): ZlibEngine {
   return engine;
 }
 
+const EMPTY = Buffer.alloc(0);
+
 function concat(chunks: Buffer[], total: number): Buffer {
   if (chunks.length === 1) return chunks[0];
-  if (chunks.length === 0) return Buffer.alloc(0);
+  if (chunks.length === 0) return EMPTY;
   return Buffer.concat(chunks, total);
 }
 
