@@ -137,7 +137,8 @@ function headersOf(res: IncomingMessage): Record<string, string | string[] | und
  * startHandshake opens a WebSocket connection to `url` (already checked by {@link parseWebSocketUrl}) offering
  * `protocols` (already checked), and calls `done` once: with the open `Connection`, or with a `HandshakeError` that
  * carries the HTTP `status` and `headers` when the server answered (401, 403, a 101 with a wrong accept value, ...).
- * Throws a TypeError at once on options that cannot be sent (headers with CR/LF).
+ * Throws a TypeError at once on options that cannot be sent (headers with CR/LF), and a RangeError on invalid
+ * `perMessageDeflate` options.
  */
 export function startHandshake(
   url: URL,
@@ -180,8 +181,8 @@ export function startHandshake(
     // gave an Authorization header.
     const hasAuth = Object.keys(headers).some((name) => name.toLowerCase() === 'authorization');
     if (!hasAuth) {
-      const user = decodeURIComponent(url.username);
-      const pass = decodeURIComponent(url.password);
+      const user = decodeUserinfo(url.username);
+      const pass = decodeUserinfo(url.password);
       headers.Authorization = 'Basic ' + Buffer.from(`${user}:${pass}`).toString('base64');
     }
   }
@@ -289,6 +290,15 @@ export function startHandshake(
 }
 
 function noop(): void {}
+
+// Userinfo as the URL parser left it: percent-decoded when well-formed, else as written.
+function decodeUserinfo(value: string): string {
+  try {
+    return decodeURIComponent(value);
+  } catch {
+    return value;
+  }
+}
 
 function expire(onTimeout: () => void): void {
   onTimeout();

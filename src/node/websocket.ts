@@ -100,8 +100,9 @@ export class WebSocket extends EventTarget {
 
   /**
    * WebSocket parses `url` (`ws:`, `wss:`; `http:`/`https:` mapped; no fragment), checks `protocols` (tokens, no
-   * duplicates) and starts the opening handshake. Throws a SyntaxError DOMException on a bad URL or protocols, and a
-   * TypeError on options that cannot be sent. The second argument may also be an options object with `protocols`.
+   * duplicates) and starts the opening handshake. Throws a SyntaxError DOMException on a bad URL or protocols, a
+   * TypeError on headers that cannot be sent and a RangeError on invalid `perMessageDeflate` options. The second
+   * argument may also be an options object with `protocols`.
    */
   constructor(url: string | URL, protocols?: string | string[] | WebSocketOptions, options: WebSocketOptions = {}) {
     super();
