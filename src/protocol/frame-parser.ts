@@ -201,7 +201,7 @@ export class FrameParser {
         }
         // The limit is checked on the announced length, before a byte of the payload is buffered.
         if (length > this.#maxPayload - this.#assembler.rawBytes) return this.#tooBig();
-        if (fin && opcode !== 0 && !rsv1 && q.contiguous(length)) {
+        if (fin && opcode !== 0 && !rsv1 && (length === 0 || q.contiguous(length))) {
           // The common case: a whole unfragmented frame in one chunk becomes the message without a copy.
           const data = length === 0 ? EMPTY : q.takePiece(length);
           if (masked) maskRange(data, 0, length, this.#maskKey, 0, 0);
