@@ -75,6 +75,10 @@ export interface HubOptions {
   maxConnectionsPerUser?: number;
   /** Connections per IP address. Default 64. */
   maxConnectionsPerIp?: number;
+  /** Most members listed in `joined` (`memberCount` has the total). Default 200. */
+  maxMembersListed?: number;
+  /** Rooms with more local members than this get no presence join/leave events (they would be O(n²)). Default 1000. */
+  presenceEventsUpTo?: number;
   /** Presence record lifetime without refresh (refreshed every third of it). Default 60_000. */
   presenceTtlMs?: number;
   /** Duplicate-suppression window per user. Default 1024 ids for 10 minutes. */
@@ -177,6 +181,8 @@ export class Hub {
       maxConnectionsPerUser: options.maxConnectionsPerUser ?? 8,
       maxConnectionsPerIp: options.maxConnectionsPerIp ?? 64,
       presenceTtlMs: options.presenceTtlMs ?? 60_000,
+      maxMembersListed: options.maxMembersListed ?? 200,
+      presenceEventsUpTo: options.presenceEventsUpTo ?? 1000,
       sweepIntervalMs: options.sweepIntervalMs ?? 250,
     };
     this.#rooms = new Rooms({
@@ -546,7 +552,9 @@ export class Hub {
       peer.present.add(room);
       const presence = await this.#presence.enter(room, peer);
       members = presence.members;
-      if (presence.entered && !wasMember) await this.#publishPresence(room, 'join', peer.user, 1);
+      if (presence.entered && !wasMember && this.#rooms.members(room).size <= this.#o.presenceEventsUpTo) {
+        await this.#publishPresence(room, 'join', peer.user, 1);
+      }
       if (peer.closed) return;
     }
     const epochChanged = message.since !== undefined && message.epoch !== undefined && message.epoch !== this.#broker.epoch;
@@ -557,7 +565,8 @@ export class Hub {
     const beyond = since !== undefined && since > page.latest;
     const entries = beyond ? [] : page.entries;
     const joined: JoinedMessage = {
-      type: 'joined', room, members, epoch: page.epoch, offset: page.latest,
+      type: 'joined', room, members: members.length > this.#o.maxMembersListed ? members.slice(0, this.#o.maxMembersListed) : members,
+      memberCount: members.length, epoch: page.epoch, offset: page.latest,
       replay: {
         from: entries.length > 0 ? entries[0].offset : page.latest + 1,
         count: entries.length,
@@ -594,7 +603,9 @@ export class Hub {
     peer.held.delete(room);
     this.#rooms.remove(room, peer);
     if (!peer.present.delete(room)) return;
-    if (await this.#presence.exit(room, peer)) await this.#publishPresence(room, 'leave', peer.user, 0);
+    if ((await this.#presence.exit(room, peer)) && this.#rooms.members(room).size < this.#o.presenceEventsUpTo) {
+      await this.#publishPresence(room, 'leave', peer.user, 0);
+    }
   }
 
   #publishPresence(room: string, event: 'join' | 'leave', user: UserRef, connections: number): Promise<void> {

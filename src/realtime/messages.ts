@@ -153,7 +153,10 @@ export const ReplayInfo = z.object({
 export const JoinedMessage = z.object({
   type: z.literal('joined'),
   room: RoomName,
+  /** Users present, with their connection counts (at most the server's listing bound, see `memberCount`). */
   members: z.array(Member),
+  /** Number of users present; larger than `members.length` when the list was cut at the server's bound. */
+  memberCount: z.number().int().min(0).optional(),
   epoch: z.string(),
   /** Latest offset of the room when the join was served (0 for an empty room). */
   offset: Offset,

@@ -10,6 +10,8 @@ import type { Peer } from './peer.js';
 export class Presence {
   readonly #broker: Broker;
   readonly #ttlMs: number;
+  /** Parsed presence values by their JSON text: a big room lists thousands of records per join. */
+  readonly #parsed = new Map<string, UserRef>();
 
   /** Creates a presence tracker whose records expire `ttlMs` after their last refresh. */
   constructor(options: { broker: Broker; ttlMs: number }) {
@@ -47,11 +49,15 @@ export class Presence {
     const records = await this.#broker.listPresence(room);
     const byUser = new Map<string, Member>();
     for (const record of records) {
-      let user: UserRef;
-      try {
-        user = JSON.parse(record.value) as UserRef;
-      } catch {
-        continue;
+      let user = this.#parsed.get(record.value);
+      if (user === undefined) {
+        try {
+          user = JSON.parse(record.value) as UserRef;
+        } catch {
+          continue;
+        }
+        if (this.#parsed.size >= 10_000) this.#parsed.clear();
+        this.#parsed.set(record.value, user);
       }
       const member = byUser.get(user.id);
       if (member === undefined) byUser.set(user.id, { user, connections: 1 });

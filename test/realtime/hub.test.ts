@@ -441,3 +441,21 @@ test('a broker failure while storing a message is an internal_error, and the id 
   await settle();
   assert.deepEqual(a.ofType('ack'), [{ type: 'ack', id: 'm', ok: true, offset: 1 }]);
 });
+
+test('a big room lists at most maxMembersListed members and stops presence events past presenceEventsUpTo', async (t) => {
+  const { connect } = setup(t, { maxMembersListed: 3, presenceEventsUpTo: 4 });
+  const sockets: FakeSocket[] = [];
+  for (let i = 0; i < 8; i++) {
+    const s = connect({ id: `u${i}`, name: `U${i}` });
+    sockets.push(s);
+    await join(s, 'big');
+  }
+  const last = sockets[7].ofType('joined')[0];
+  assert.equal((last.members as unknown[]).length, 3);
+  assert.equal(last.memberCount, 8);
+  const presenceAtFirst = sockets[0].ofType('presence').map((p) => (p.user as { id: string }).id);
+  assert.deepEqual(presenceAtFirst, ['u0', 'u1', 'u2', 'u3'], 'join events only while the room has at most 4 members');
+  sockets[7].emit('close', 1000, Buffer.alloc(0));
+  await settle();
+  assert.equal(sockets[0].ofType('presence').length, 4, 'no leave event in a big room');
+});
