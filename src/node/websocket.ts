@@ -87,6 +87,7 @@ export class WebSocket extends EventTarget {
   #connection: Connection | null = null;
   #handshake: PendingHandshake | null = null;
   #failure: WebSocketError | null = null;
+  #inMessage = false;
   #handlers = new Map<HandlerName, HandlerSlot>();
   // bufferedAmount: payload bytes handed to the connection and not yet written, in send order (one entry a send).
   #inFlight = 0;
@@ -146,7 +147,9 @@ export class WebSocket extends EventTarget {
 
   /** readyState is CONNECTING (0), OPEN (1), CLOSING (2) once either side started closing, or CLOSED (3). */
   get readyState(): 0 | 1 | 2 | 3 {
-    if (this.#state === State.Open && this.#connection !== null) {
+    // The transport reads a whole chunk before its events are dispatched, so it may already be CLOSING (a Close
+    // frame arrived behind a message) while that message is delivered: the message event still sees OPEN.
+    if (this.#state === State.Open && this.#connection !== null && !this.#inMessage) {
       const state = this.#connection.readyState;
       return state === 0 ? State.Open : state;
     }
@@ -271,6 +274,7 @@ export class WebSocket extends EventTarget {
       this.#handshake?.abort('WebSocket was closed before the connection was established');
       return;
     }
+    this.#state = State.Closing;
     this.#connection?.close(closeCode, closeReason);
   }
 
@@ -393,13 +397,19 @@ export class WebSocket extends EventTarget {
   };
 
   #onMessage = (data: Buffer, isBinary: boolean): void => {
-    // "If ready state is not OPEN, then return."
-    if (this.readyState !== State.Open) return;
+    // "If ready state is not OPEN, then return." Messages that arrived before the peer's Close frame are delivered,
+    // as Chromium does; once close() was called they are dropped.
+    if (this.#state !== State.Open) return;
     let value: string | Blob | ArrayBuffer;
     if (!isBinary) value = data.toString('utf8');
     else if (this.#binaryType === 'blob') value = new Blob([data]);
     else value = data.buffer.slice(data.byteOffset, data.byteOffset + data.byteLength) as ArrayBuffer;
-    this.dispatchEvent(new MessageEvent('message', { data: value, origin: this.#url.origin }));
+    this.#inMessage = true;
+    try {
+      this.dispatchEvent(new MessageEvent('message', { data: value, origin: this.#url.origin }));
+    } finally {
+      this.#inMessage = false;
+    }
   };
 
   #onError = (error: WebSocketError): void => {
