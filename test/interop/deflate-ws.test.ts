@@ -228,3 +228,43 @@ describe('ws server, our client', () => {
     }
   });
 });
+
+describe('decompression bombs over real sockets', () => {
+  test('our server closes with 1009 when a ws client sends 10 MB of zeros compressed, maxPayload 1 MiB', async (t) => {
+    const { wss, url } = await startServer(t, { perMessageDeflate: { threshold: 0 }, maxPayload: 1024 * 1024 });
+    const serverMessages: number[] = [];
+    wss.on('connection', (conn: Connection) => conn.on('message', (data: Buffer) => serverMessages.push(data.length)));
+    const ws = new WebSocket(url, { perMessageDeflate: { threshold: 0 } });
+    t.after(() => ws.terminate());
+    await once(ws, 'open');
+    const socket = (ws as unknown as { _socket: { bytesWritten: number } })._socket;
+    const closed = once(ws, 'close') as Promise<[number, Buffer]>;
+    ws.send(Buffer.alloc(10 * 1024 * 1024));
+    const [code] = await closed;
+    assert.equal(code, 1009);
+    assert.deepEqual(serverMessages, []);
+    assert.ok(socket.bytesWritten < 100_000, `the bomb was small on the wire (${socket.bytesWritten} bytes)`);
+  });
+
+  test('our client closes with 1009 when a ws server sends 10 MB of zeros compressed, maxPayload 1 MiB', async (t) => {
+    const wss = new WsServer({ host: '127.0.0.1', port: 0, perMessageDeflate: { threshold: 0 } });
+    await once(wss, 'listening');
+    t.after(async () => {
+      for (const client of wss.clients) client.terminate();
+      await new Promise<void>((resolve) => wss.close(() => resolve()));
+    });
+    const serverSaw = new Promise<number>((resolve) => {
+      wss.on('connection', (ws) => {
+        ws.on('close', (code: number) => resolve(code));
+        ws.send(Buffer.alloc(10 * 1024 * 1024));
+      });
+    });
+    const conn = await connect(`ws://127.0.0.1:${(wss.address() as AddressInfo).port}`, { perMessageDeflate: { threshold: 0 }, maxPayload: 1024 * 1024 });
+    t.after(() => conn.terminate());
+    const messages: number[] = [];
+    conn.on('message', (data: Buffer) => messages.push(data.length));
+    conn.on('error', () => undefined);
+    assert.equal(await serverSaw, 1009);
+    assert.deepEqual(messages, []);
+  });
+});
