@@ -2,7 +2,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
-import { WebSocketProtocol } from '../../src/protocol/index.js';
+import { WebSocketProtocol, prepareMessage } from '../../src/protocol/index.js';
 import type { ProtocolEvent, Role } from '../../src/protocol/index.js';
 
 type Item =
@@ -122,5 +122,43 @@ test('garbage after a valid prefix, split the same way, gives the same events fo
       assert.deepEqual(run(chunk(bytes, cuts)), run([Buffer.from(bytes)]));
     }),
     { seed: 7692, numRuns: 1000 },
+  );
+});
+
+test('random messages sent by a server (plain and prepared), then a close, reach a client unchanged', () => {
+  fc.assert(
+    fc.property(
+      fc.array(fc.tuple(fc.boolean(), fc.oneof(fc.string({ maxLength: 200 }), fc.uint8Array({ maxLength: 20_000 }))), { maxLength: 10 }),
+      fc.array(fc.double({ min: 0, max: 1, noNaN: true }), { maxLength: 30 }),
+      fc.integer({ min: 3000, max: 4999 }),
+      (items, cuts, code) => {
+        const server = new WebSocketProtocol({ role: 'server' });
+        const expected: unknown[] = [];
+        for (const [prepared, data] of items) {
+          const binary = typeof data !== 'string';
+          const bytes = typeof data === 'string' ? Buffer.from(data) : Buffer.from(data);
+          if (prepared) server.sendFrame(prepareMessage(typeof data === 'string' ? data : bytes, { binary }));
+          else if (binary) server.sendBinary(bytes);
+          else server.sendText(data);
+          expected.push(['message', binary, bytes.toString('hex')]);
+        }
+        server.close(code, 'fuzz');
+        expected.push(['close', code, 'fuzz']);
+        const client = new WebSocketProtocol({ role: 'client' });
+        const events: ProtocolEvent[] = [];
+        for (const c of chunk(Buffer.concat(server.takeOutgoing()), cuts)) {
+          client.receive(c);
+          events.push(...client.takeEvents());
+        }
+        const got = events.map((e) => (e.type === 'message' ? ['message', e.binary, e.data.toString('hex')] : e.type === 'close' ? ['close', e.code, e.reason] : [e.type]));
+        assert.deepEqual(got, expected);
+        // The client's answer completes the exchange on the server, which then expects TCP to close.
+        for (const c of client.takeOutgoing()) server.receive(c);
+        assert.deepEqual(server.takeEvents().map((e) => e.type), ['close']);
+        assert.equal(server.closeExpected(), true);
+        assert.equal(client.closeExpected(), false);
+      },
+    ),
+    { seed: 2026, numRuns: 150 },
   );
 });
