@@ -118,6 +118,31 @@ const scenarios: Record<string, string> = {
     await new Promise((resolve) => { ws.onclose = resolve; });
     return log;
   }`,
+  'close() without a code, and the URL attribute after http: mapping': `async (WebSocket, base) => {
+    const log = [];
+    const ws = new WebSocket(base.replace('ws:', 'http:') + '/echo?x=1');
+    log.push(ws.url.replace(base, 'BASE'));
+    await new Promise((resolve) => { ws.onopen = resolve; });
+    ws.close();
+    const event = await new Promise((resolve) => { ws.onclose = resolve; });
+    log.push(event.code + ' ' + JSON.stringify(event.reason) + ' ' + event.wasClean + ' ' + event.constructor.name);
+    return log;
+  }`,
+  'event handler attributes and listeners': `async (WebSocket, base) => {
+    const log = [];
+    const ws = new WebSocket(base + '/echo');
+    log.push(String(ws.onopen));
+    ws.onopen = () => log.push('first');
+    ws.addEventListener('open', () => log.push('listener'));
+    ws.onopen = () => log.push('second');
+    ws.onclose = 'nope';
+    log.push(String(ws.onclose));
+    await new Promise((resolve) => ws.addEventListener('open', resolve));
+    ws.close(3000, 'ünïcödé');
+    const event = await new Promise((resolve) => ws.addEventListener('close', resolve));
+    log.push(event.code + ' ' + event.reason);
+    return log;
+  }`,
   'argument errors': `async (WebSocket, base) => {
     const log = [];
     for (const args of [['ftp://x/'], [base + '/#f'], [base + '/echo', ['a', 'a']], [base + '/echo', 'a b']]) {
