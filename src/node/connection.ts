@@ -64,6 +64,18 @@ export type ConnectionData = string | Buffer | ArrayBuffer | ArrayBufferView | P
 const kConnection = Symbol('hayate.connection');
 type DrivenSocket = Socket & { [kConnection]?: Connection };
 
+const Flag = {
+  inRead: 1,
+  queued: 2,
+  fragmenting: 4,
+  ended: 8,
+  closed: 16,
+  terminated: 32,
+  timedOut: 64,
+  awaitingDrain: 128,
+  alive: 256,
+} as const;
+
 const EMPTY = Buffer.alloc(0);
 
 function toBuffer(data: string | Buffer | ArrayBuffer | ArrayBufferView | number | undefined): Buffer {
@@ -94,14 +106,22 @@ export class Connection extends EventEmitter {
   static readonly CLOSING = ReadyState.CLOSING;
   /** CLOSED is readyState 3. */
   static readonly CLOSED = ReadyState.CLOSED;
-  /** CONNECTING is readyState 0. */
-  readonly CONNECTING = ReadyState.CONNECTING;
+  /** CONNECTING is readyState 0 (on the prototype, not per instance). */
+  get CONNECTING(): 0 {
+    return ReadyState.CONNECTING;
+  }
   /** OPEN is readyState 1. */
-  readonly OPEN = ReadyState.OPEN;
+  get OPEN(): 1 {
+    return ReadyState.OPEN;
+  }
   /** CLOSING is readyState 2. */
-  readonly CLOSING = ReadyState.CLOSING;
+  get CLOSING(): 2 {
+    return ReadyState.CLOSING;
+  }
   /** CLOSED is readyState 3. */
-  readonly CLOSED = ReadyState.CLOSED;
+  get CLOSED(): 3 {
+    return ReadyState.CLOSED;
+  }
 
   /** protocol is the negotiated subprotocol, `''` when none. */
   readonly protocol: string;
@@ -117,21 +137,68 @@ export class Connection extends EventEmitter {
   #lastActivity = 0;
   #idleDeadline: Deadline | null = null;
   #closeDeadline: Deadline | null = null;
-  #inRead = false;
-  #queued = false;
-  #fragmenting = false;
-  #ended = false;
-  #closed = false;
-  #terminated = false;
-  #timedOut = false;
-  #awaitingDrain = false;
-  #alive = true;
   #callbacks: SendCallback[] | null = null;
-  #writeBatches: (SendCallback[] | null)[] = [];
+  #writeBatches: (SendCallback[] | null)[] | null = null;
   #writeHead = 0;
   #closeCode = 1006;
   #closeReason: Buffer = EMPTY;
   #wasClean = false;
+  // Nine booleans packed in one small integer (bits of Flag): an idle connection is mostly these fields.
+  #flags: number = Flag.alive;
+  get #inRead(): boolean {
+    return (this.#flags & Flag.inRead) !== 0;
+  }
+  set #inRead(on: boolean) {
+    this.#flags = on ? this.#flags | Flag.inRead : this.#flags & ~Flag.inRead;
+  }
+  get #queued(): boolean {
+    return (this.#flags & Flag.queued) !== 0;
+  }
+  set #queued(on: boolean) {
+    this.#flags = on ? this.#flags | Flag.queued : this.#flags & ~Flag.queued;
+  }
+  get #fragmenting(): boolean {
+    return (this.#flags & Flag.fragmenting) !== 0;
+  }
+  set #fragmenting(on: boolean) {
+    this.#flags = on ? this.#flags | Flag.fragmenting : this.#flags & ~Flag.fragmenting;
+  }
+  get #ended(): boolean {
+    return (this.#flags & Flag.ended) !== 0;
+  }
+  set #ended(on: boolean) {
+    this.#flags = on ? this.#flags | Flag.ended : this.#flags & ~Flag.ended;
+  }
+  get #closed(): boolean {
+    return (this.#flags & Flag.closed) !== 0;
+  }
+  set #closed(on: boolean) {
+    this.#flags = on ? this.#flags | Flag.closed : this.#flags & ~Flag.closed;
+  }
+  get #terminated(): boolean {
+    return (this.#flags & Flag.terminated) !== 0;
+  }
+  set #terminated(on: boolean) {
+    this.#flags = on ? this.#flags | Flag.terminated : this.#flags & ~Flag.terminated;
+  }
+  get #timedOut(): boolean {
+    return (this.#flags & Flag.timedOut) !== 0;
+  }
+  set #timedOut(on: boolean) {
+    this.#flags = on ? this.#flags | Flag.timedOut : this.#flags & ~Flag.timedOut;
+  }
+  get #awaitingDrain(): boolean {
+    return (this.#flags & Flag.awaitingDrain) !== 0;
+  }
+  set #awaitingDrain(on: boolean) {
+    this.#flags = on ? this.#flags | Flag.awaitingDrain : this.#flags & ~Flag.awaitingDrain;
+  }
+  get #alive(): boolean {
+    return (this.#flags & Flag.alive) !== 0;
+  }
+  set #alive(on: boolean) {
+    this.#flags = on ? this.#flags | Flag.alive : this.#flags & ~Flag.alive;
+  }
 
   /** Connection takes over `socket` (already upgraded) and starts reading from it. */
   constructor(socket: Socket, options: ConnectionOptions) {
@@ -346,14 +413,15 @@ export class Connection extends EventEmitter {
       if (cbs !== null) process.nextTick(Connection.#runCallbacks, cbs, undefined);
       return;
     }
-    this.#writeBatches.push(cbs);
+    (this.#writeBatches ??= []).push(cbs);
+    const onWritten = (this.#onWritten ??= this.#makeOnWritten());
     if (out.length === 1) {
-      socket.write(out[0], this.#onWritten);
+      socket.write(out[0], onWritten);
     } else {
       socket.cork();
       const last = out.length - 1;
       for (let i = 0; i < last; i++) socket.write(out[i]);
-      socket.write(out[last], this.#onWritten);
+      socket.write(out[last], onWritten);
       socket.uncork();
     }
     if (socket.writableLength > 0) this.#awaitingDrain = true;
@@ -363,9 +431,17 @@ export class Connection extends EventEmitter {
     for (let i = 0; i < cbs.length; i++) cbs[i](err);
   }
 
-  // One function per connection (not per write): Node calls write callbacks in order, so batches are a FIFO.
-  #onWritten = (err?: Error | null): void => {
+  // One function per connection (not per write), made on the first write so idle connections do not carry it. Node
+  // calls write callbacks in order, so the callback batches are a FIFO.
+  #onWritten: ((err?: Error | null) => void) | null = null;
+
+  #makeOnWritten(): (err?: Error | null) => void {
+    return (err?: Error | null): void => this.#written(err);
+  }
+
+  #written(err?: Error | null): void {
     const batches = this.#writeBatches;
+    if (batches === null) return;
     const cbs = batches[this.#writeHead];
     batches[this.#writeHead++] = null;
     if (this.#writeHead === batches.length) {
@@ -377,7 +453,7 @@ export class Connection extends EventEmitter {
       this.#awaitingDrain = false;
       this.emit('drain');
     }
-  };
+  }
 
   #endSocket(): void {
     if (this.#ended) return;

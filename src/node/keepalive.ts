@@ -16,6 +16,11 @@ export const DEFAULT_HEARTBEAT_INTERVAL = 30_000;
 export interface HeartbeatOptions {
   /** Milliseconds between rounds; default 30 000. 0 disables the timer (rounds still run through `runRound()`). */
   interval?: number;
+  /**
+   * The set to watch, when the owner already keeps one (the server passes its connection set, so a connection costs
+   * one set entry, not two); default: a set of the heartbeat's own, filled with `add()`.
+   */
+  targets?: Set<HeartbeatTarget>;
 }
 
 /** HeartbeatTarget is what the heartbeat needs of a connection (a {@link Connection} satisfies it). */
@@ -25,7 +30,7 @@ export type HeartbeatTarget = Pick<Connection, 'readyState' | 'ping' | 'terminat
 export class Heartbeat {
   /** interval is the round period in milliseconds (0: no timer). */
   readonly interval: number;
-  #targets = new Set<HeartbeatTarget>();
+  #targets: Set<HeartbeatTarget>;
   #timer: NodeJS.Timeout | null = null;
   #rounds = 0;
   #terminated = 0;
@@ -35,6 +40,7 @@ export class Heartbeat {
     const interval = options.interval ?? DEFAULT_HEARTBEAT_INTERVAL;
     if (!Number.isFinite(interval) || interval < 0) throw new RangeError(`invalid heartbeat interval ${interval}`);
     this.interval = interval;
+    this.#targets = options.targets ?? new Set();
   }
 
   /** size is the number of connections watched. */

@@ -209,7 +209,7 @@ export class WebSocketServer extends EventEmitter {
     const handshakeTimeout = options.handshakeTimeout ?? DEFAULT_HANDSHAKE_TIMEOUT;
     this.options = { ...options, handshakeTimeout };
     this.#tracking = options.clientTracking !== false;
-    this.heartbeat = new Heartbeat({ interval: options.heartbeatInterval ?? DEFAULT_HEARTBEAT_INTERVAL });
+    this.heartbeat = new Heartbeat({ interval: options.heartbeatInterval ?? DEFAULT_HEARTBEAT_INTERVAL, targets: this.#connections });
 
     if (options.port !== undefined) {
       const server = createServer(
@@ -479,7 +479,6 @@ export class WebSocketServer extends EventEmitter {
       idleTimeout: this.options.idleTimeout,
     });
     this.#connections.add(conn);
-    this.heartbeat.add(conn);
     owners.set(conn, this);
     conn.on('close', WebSocketServer.#onConnectionClose);
     cb(conn, request);
@@ -490,6 +489,5 @@ export class WebSocketServer extends EventEmitter {
     if (server === undefined) return;
     owners.delete(this);
     server.#connections.delete(this);
-    server.heartbeat.delete(this);
   };
 }

@@ -159,7 +159,7 @@ test('DeadlineTimer fires deadlines in time order and skips cancelled ones', asy
   assert.deepEqual(fired, ['a', 'b2', 'c']);
 });
 
-test('DeadlineTimer.runDue runs only what is due and survives a throwing callback', () => {
+test('DeadlineTimer.runDue runs only what is due and turns a throwing callback into a process warning', async () => {
   const timer = new DeadlineTimer();
   const fired: number[] = [];
   const warnings: unknown[] = [];
@@ -177,5 +177,8 @@ test('DeadlineTimer.runDue runs only what is due and survives a throwing callbac
   assert.equal(timer.size, 1);
   timer.cancel(late);
   assert.equal(timer.size, 0);
+  await new Promise((r) => setImmediate(r));
   process.off('warning', onWarning);
+  assert.equal(warnings.length, 1);
+  assert.match(String((warnings[0] as Error).message), /bad callback/);
 });
