@@ -557,9 +557,16 @@ export class Hub {
       }
       if (peer.closed) return;
     }
-    const epochChanged = message.since !== undefined && message.epoch !== undefined && message.epoch !== this.#broker.epoch;
-    const since = message.since === undefined ? undefined : epochChanged ? 0 : message.since;
-    const page = await this.#broker.read(room, { after: since ?? Number.MAX_SAFE_INTEGER, limit: since === undefined ? 0 : this.#o.replayLimit });
+    let epochChanged = message.since !== undefined && message.epoch !== undefined && message.epoch !== this.#broker.epoch;
+    let since = message.since === undefined ? undefined : epochChanged ? 0 : message.since;
+    const read = () => this.#broker.read(room, { after: since ?? Number.MAX_SAFE_INTEGER, limit: since === undefined ? 0 : this.#o.replayLimit });
+    let page = await read();
+    if (!epochChanged && since !== undefined && message.epoch !== undefined && page.epoch !== message.epoch) {
+      // The store's epoch changed while this join was served (a broker that lost its data): start over at 0.
+      epochChanged = true;
+      since = 0;
+      page = await read();
+    }
     if (peer.closed) return;
     // A `since` beyond the latest offset can only come from another epoch (the client did not say which).
     const beyond = since !== undefined && since > page.latest;
