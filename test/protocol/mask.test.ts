@@ -10,9 +10,9 @@ function naive(data: Buffer, key: Buffer, phase: number): Buffer {
 
 test('maskRange matches byte-wise XOR for every length, alignment and phase', () => {
   const key = Buffer.from([0x37, 0xfa, 0x21, 0x3d]);
-  const backing = Buffer.alloc(256);
+  const backing = Buffer.alloc(1024 + 4);
   for (let i = 0; i < backing.length; i++) backing[i] = (i * 31) & 0xff;
-  for (const length of [0, 1, 3, 4, 5, 31, 32, 33, 64, 100, 129]) {
+  for (const length of [0, 1, 3, 4, 5, 31, 32, 33, 64, 100, 129, 255, 256, 257, 258, 259, 300, 1001]) {
     for (let offset = 0; offset < 4; offset++) {
       for (let phase = 0; phase < 4; phase++) {
         const data = Buffer.from(backing.subarray(0, length + offset)).subarray(offset);
