@@ -61,8 +61,7 @@ test('two pages chat, DM, see presence, survive a server restart and an offline 
   const fixture = await startChatServer(t);
 
   mark('launched and built');
-  const alice = await open(browser, fixture, 'alice');
-  const bob = await open(browser, fixture, 'bob');
+  const [alice, bob] = await Promise.all([open(browser, fixture, 'alice'), open(browser, fixture, 'bob')]);
 
   assert.deepEqual(await alice.$$eval('#rooms button', (b) => b.map((n) => n.textContent)), ['# lobby'], 'the DM inbox is not listed as a room');
 
@@ -94,6 +93,15 @@ test('two pages chat, DM, see presence, survive a server restart and an offline 
   await bob.click('#rooms button[data-key="room:lobby"]');
   await alice.click('#rooms button[data-key="room:lobby"]');
 
+  // Join a second room from the form, then leave it.
+  await bob.fill('#join-room', 'random');
+  await bob.click('#join-form button');
+  await bob.waitForFunction(() => document.getElementById('title')?.textContent === '# random');
+  await bob.waitForSelector('#members button[data-user="dev:bob"]');
+  await bob.click('#leave');
+  await bob.waitForSelector('#rooms button[data-key="room:random"]', { state: 'detached' });
+  assert.deepEqual(await bob.$$eval('#rooms button', (b) => b.map((n) => n.textContent)), ['# lobby']);
+  await bob.click('#rooms button[data-key="room:lobby"]');
   mark('dm');
   // The server restarts mid-conversation; alice types while it is down (shown as pending), both pages reconnect.
   await fixture.kill();
