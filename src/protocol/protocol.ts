@@ -187,8 +187,8 @@ export class WebSocketProtocol {
 
   /**
    * closeExpected says whether the driver should close the TCP connection now: after any failure or EOF, and on a
-   * server once both Close frames passed (RFC 6455 §7.1.1: "the server ... SHOULD close the underlying TCP
-   * connection first"). A client waits for the server to close it (with the driver's timeout).
+   * server once both Close frames passed (RFC 6455 §7.1.1: "The underlying TCP connection, in most normal cases,
+   * SHOULD be closed first by the server"). A client waits for the server to close it (with the driver's timeout).
    */
   closeExpected(): boolean {
     if (this.#failure !== null || this.#eof) return true;
@@ -358,7 +358,8 @@ export class WebSocketProtocol {
       }
     }
     this.#closeReceived = { code, reason };
-    // Nothing after a Close frame is data (RFC 6455 §5.5.1 "the endpoint MUST NOT send any further data frames").
+    // RFC 6455 §5.5.1: "After sending a Close frame, the endpoint MUST NOT send any further data frames", so nothing
+    // the peer sends after its Close is read.
     this.#stopReading();
     if (this.#closeSent === null) {
       // RFC 6455 §5.5.1: "If an endpoint receives a Close frame and did not previously send a Close frame, the
@@ -372,8 +373,9 @@ export class WebSocketProtocol {
   }
 
   #failConnection(error: ProtocolError): void {
-    // RFC 6455 §7.1.7: "An endpoint MAY send a Close frame before Failing ... with the status code". We do, without a
-    // reason (the message stays local), unless a Close was sent already.
+    // RFC 6455 §7.1.7: "the endpoint SHOULD send a Close frame with an appropriate status code (Section 7.4) before
+    // proceeding to _Close the WebSocket Connection_". We do, without a reason (the message stays local), unless a
+    // Close was sent already.
     this.#failure = error;
     this.#stopReading();
     if (this.#closeSent === null) {
