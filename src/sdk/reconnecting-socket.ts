@@ -146,7 +146,10 @@ export function browserEnvironment(): EnvironmentLike | null {
 type TimerName = 'retry' | 'connect' | 'idle' | 'stable';
 
 const OPEN = 1;
-/** Application close code the SDK uses when it gives up on a dead link or a stuck handshake (docs/close-codes.md). */
+/**
+ * Close code the SDK sends when it abandons a dead link or a stuck handshake (4000-4999 are the only codes besides
+ * 1000 a browser may send; the frame rarely arrives on a dead link, and the server treats it as any unknown code).
+ */
 const HEARTBEAT_TIMEOUT = 4000;
 
 /**
