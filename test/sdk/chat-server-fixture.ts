@@ -62,7 +62,7 @@ export async function startChatServer(t: TestContext, options: { heartbeatMs?: n
 }
 
 /** waitFor polls `predicate` every 10 ms until it holds, or fails after `timeoutMs` with `what`. */
-export async function waitFor(predicate: () => boolean, what: string, timeoutMs = 8000): Promise<void> {
+export async function waitFor(predicate: () => boolean, what: string, timeoutMs = 15_000): Promise<void> {
   const start = Date.now();
   while (!predicate()) {
     if (Date.now() - start > timeoutMs) throw new Error(`timed out waiting for ${what}`);

@@ -338,3 +338,34 @@ test('a WebSocket constructor that throws (bad URL) stops with the reason instea
   assert.equal(last?.kind, 'closed');
   assert.match(last?.kind === 'closed' ? last.reason : '', /invalid URL/);
 });
+
+test('reconnectNow skips the remaining delay, and on an open link replaces it at once', async () => {
+  const { socket, states } = make();
+  socket.connect();
+  await tick();
+  FakeWebSocket.last.open();
+  FakeWebSocket.last.serverClose(1006);
+  assert.equal(socket.state.kind, 'reconnecting');
+  socket.reconnectNow();
+  await tick();
+  assert.equal(FakeWebSocket.instances.length, 2);
+  FakeWebSocket.last.open();
+  const first = FakeWebSocket.last;
+  socket.reconnectNow();
+  await tick();
+  assert.equal(FakeWebSocket.instances.length, 3);
+  assert.equal(first.closedWith?.code, 4000);
+  assert.equal(first.listenerCount(), 0);
+  assert.deepEqual(states.at(-1), { kind: 'connecting', attempt: 3 });
+});
+
+test('checkLink probes now and drops a link that does not answer', async () => {
+  const { socket, clock } = make();
+  socket.connect();
+  await tick();
+  FakeWebSocket.last.open();
+  socket.checkLink();
+  assert.deepEqual(FakeWebSocket.last.sent, ['probe']);
+  clock.advance(1000);
+  assert.equal(socket.state.kind, 'reconnecting');
+});
