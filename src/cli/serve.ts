@@ -3,6 +3,7 @@
 // everyone, bounded drain, exit 0). It does not implement any server behaviour itself (chat-server.ts does).
 import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
+import { RedisBroker } from '../realtime/brokers/redis.js';
 import { createChatServer, type ChatServerOptions } from './chat-server.js';
 
 /** SERVE_USAGE is the `hayate serve --help` text. */
@@ -23,6 +24,8 @@ Every option can also be set with the environment variable shown (flags win).
   --jwt-audience <aud>           required token audience               HAYATE_JWT_AUDIENCE
   --dev                          anonymous users allowed (?name=)      HAYATE_DEV=1          default off
   --history <n>                  messages kept per room                HAYATE_HISTORY        default 1000
+  --redis <url>                  share rooms with other nodes (Redis)  HAYATE_REDIS_URL      default in-memory, one node
+  --redis-prefix <p>             Redis key and channel prefix          HAYATE_REDIS_PREFIX   default hayate:
   --allowed-origins <a,b>        allowed Origin values                 HAYATE_ALLOWED_ORIGINS default all
   --max-connections-per-user <n>                                       HAYATE_MAX_CONNECTIONS_PER_USER default 8
   --max-connections-per-ip <n>                                         HAYATE_MAX_CONNECTIONS_PER_IP   default 64
@@ -53,6 +56,8 @@ const OPTIONS = {
   'jwt-audience': { type: 'string' },
   dev: { type: 'boolean' },
   history: { type: 'string' },
+  redis: { type: 'string' },
+  'redis-prefix': { type: 'string' },
   'allowed-origins': { type: 'string' },
   'max-connections-per-user': { type: 'string' },
   'max-connections-per-ip': { type: 'string' },
@@ -79,7 +84,10 @@ function truthy(value: string | undefined): boolean {
 }
 
 /** parseServeArgs turns `hayate serve` arguments and the environment into options (or `help`); throws UsageError. */
-export function parseServeArgs(argv: readonly string[], env: Env = process.env): { help: true } | { help: false; options: ChatServerOptions } {
+export function parseServeArgs(
+  argv: readonly string[],
+  env: Env = process.env,
+): { help: true } | { help: false; options: ChatServerOptions; redis?: { url: string; prefix?: string } } {
   let values: Record<string, string | boolean | undefined>;
   try {
     values = parseArgs({ args: [...argv], options: OPTIONS, strict: true, allowPositionals: false }).values;
@@ -161,7 +169,10 @@ export function parseServeArgs(argv: readonly string[], env: Env = process.env):
     limits.maxBufferedBytes = maxBuffered;
     limits.hardMaxBufferedBytes = Math.max(maxBuffered * 8, 8 * 1024 * 1024);
   }
-  return { help: false, options };
+  const redisUrl = str('redis', 'HAYATE_REDIS_URL');
+  if (redisUrl === undefined) return { help: false, options };
+  if (!/^redis:\/\//.test(redisUrl)) throw new UsageError('--redis must be a redis:// URL');
+  return { help: false, options, redis: { url: redisUrl, prefix: str('redis-prefix', 'HAYATE_REDIS_PREFIX') } };
 }
 
 /** ServeIO is where `hayate serve` writes and how it exits (injectable for tests). */
@@ -194,12 +205,24 @@ export async function runServe(argv: readonly string[], env: Env = process.env, 
     return;
   }
   const { options } = parsed;
+  let broker: RedisBroker | undefined;
+  if (parsed.redis !== undefined) {
+    try {
+      broker = await RedisBroker.connect({ url: parsed.redis.url, prefix: parsed.redis.prefix, historyLimit: options.historyLimit });
+    } catch (error) {
+      io.stderr(`hayate serve: cannot connect to Redis at ${parsed.redis.url}: ${(error as Error).message}`);
+      io.exit(1);
+      return;
+    }
+    options.broker = broker;
+  }
   const server = createChatServer(options);
   let address: { port: number; host: string };
   try {
     address = await server.listen();
   } catch (error) {
     io.stderr(`hayate serve: cannot listen: ${(error as Error).message}`);
+    await broker?.close();
     io.exit(1);
     return;
   }
@@ -222,7 +245,7 @@ export async function runServe(argv: readonly string[], env: Env = process.env, 
       io.exit(1);
     }, (options.shutdownDrainMs ?? 5_000) + 5_000);
     hard.unref();
-    server.close().then(
+    server.close().then(() => broker?.close()).then(
       () => {
         clearTimeout(hard);
         io.exit(0);

@@ -157,6 +157,7 @@ export class Hub {
   #lastEviction: number;
   #closing = false;
   #drained: (() => void) | null = null;
+  readonly #releasing = new Set<Promise<void>>();
 
   /** Creates a hub over `options.broker` and starts its housekeeping timer (unref'd). */
   constructor(options: HubOptions) {
@@ -277,6 +278,8 @@ export class Hub {
       this.#closed(peer);
     }
     clearInterval(this.#sweep);
+    // Leaving rooms talks to the broker: finish before the caller closes it.
+    await Promise.all(this.#releasing);
     await this.#rooms.clear();
   }
 
@@ -726,7 +729,10 @@ export class Hub {
   /** Leaves every room of a closed connection (after its in-flight message, if any, finished). */
   #release(peer: Peer): void {
     for (const room of [...peer.rooms]) {
-      this.#exit(peer, room).catch((error: unknown) => this.#log.warn({ err: error }, 'leaving room on close failed'));
+      const done: Promise<void> = this.#exit(peer, room)
+        .catch((error: unknown) => this.#log.warn({ err: error }, 'leaving room on close failed'))
+        .finally(() => this.#releasing.delete(done));
+      this.#releasing.add(done);
     }
   }
 }

@@ -20,6 +20,7 @@ export class Rooms {
   readonly #deliver: (room: string, data: string | Uint8Array) => void;
   readonly #rooms = new Map<string, RoomState>();
   readonly #onError: (error: unknown) => void;
+  readonly #unsubscribing = new Set<Promise<void>>();
 
   /** Creates an empty registry; `deliver` is called for each payload published on a room with local members. */
   constructor(options: {
@@ -55,7 +56,11 @@ export class Rooms {
     const state = this.#rooms.get(room);
     if (state === undefined || !state.members.delete(peer) || state.members.size > 0) return;
     this.#rooms.delete(room);
-    void state.subscription.then((s) => s?.unsubscribe()).catch(this.#onError);
+    const done: Promise<void> = state.subscription
+      .then((s) => s?.unsubscribe())
+      .catch(this.#onError)
+      .finally(() => this.#unsubscribing.delete(done));
+    this.#unsubscribing.add(done);
   }
 
   /** members returns the local members of `room` (an empty set when none); do not modify it. */
@@ -68,11 +73,14 @@ export class Rooms {
     return this.#rooms.size;
   }
 
-  /** clear ends every subscription. */
+  /** clear ends every subscription and waits for those being ended. */
   async clear(): Promise<void> {
     const states = [...this.#rooms.values()];
     this.#rooms.clear();
-    await Promise.all(states.map((s) => s.subscription.then((sub) => sub?.unsubscribe()).catch(this.#onError)));
+    await Promise.all([
+      ...states.map((s) => s.subscription.then((sub) => sub?.unsubscribe()).catch(this.#onError)),
+      ...this.#unsubscribing,
+    ]);
   }
 }
 

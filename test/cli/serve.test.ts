@@ -27,6 +27,9 @@ test('serve options come from flags, then the environment, then defaults', () =>
   const defaults = parseServeArgs([], { HAYATE_DEV: '1' });
   assert.ok(!defaults.help && defaults.options.port === 8080 && defaults.options.path === '/ws' && defaults.options.historyLimit === 1000);
   assert.deepEqual(parseServeArgs(['--help'], {}), { help: true });
+  const clustered = parseServeArgs(['--dev', '--redis', 'redis://127.0.0.1:6379/2'], { HAYATE_REDIS_PREFIX: 'chat:' });
+  assert.ok(!clustered.help && clustered.redis?.url === 'redis://127.0.0.1:6379/2' && clustered.redis.prefix === 'chat:');
+  assert.throws(() => parseServeArgs(['--dev', '--redis', 'http://x'], {}), /redis:\/\/ URL/);
 });
 
 test('serve refuses bad options: no auth outside dev mode, bad numbers, unknown flags, half a TLS pair', () => {
