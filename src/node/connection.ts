@@ -64,6 +64,9 @@ export type ConnectionData = string | Buffer | ArrayBuffer | ArrayBufferView | P
 const kConnection = Symbol('hayate.connection');
 type DrivenSocket = Socket & { [kConnection]?: Connection };
 
+// Bits of Connection's packed state: reading (dispatching a read), queued for the shared flush, streaming a fragmented
+// send, TCP end sent, socket closed, terminated by us, cut by the close timeout, waiting to emit drain, bytes arrived
+// since the heartbeat last looked.
 const Flag = {
   inRead: 1,
   queued: 2,
@@ -143,61 +146,14 @@ export class Connection extends EventEmitter {
   #closeCode = 1006;
   #closeReason: Buffer = EMPTY;
   #wasClean = false;
-  // Nine booleans packed in one small integer (bits of Flag): an idle connection is mostly these fields.
+  // The connection's booleans, packed in one small integer (bits of Flag): an idle connection is mostly its fields.
   #flags: number = Flag.alive;
-  get #inRead(): boolean {
-    return (this.#flags & Flag.inRead) !== 0;
+  // #has tells whether any of the given flag bits is set.
+  #has(flag: number): boolean {
+    return (this.#flags & flag) !== 0;
   }
-  set #inRead(on: boolean) {
-    this.#flags = on ? this.#flags | Flag.inRead : this.#flags & ~Flag.inRead;
-  }
-  get #queued(): boolean {
-    return (this.#flags & Flag.queued) !== 0;
-  }
-  set #queued(on: boolean) {
-    this.#flags = on ? this.#flags | Flag.queued : this.#flags & ~Flag.queued;
-  }
-  get #fragmenting(): boolean {
-    return (this.#flags & Flag.fragmenting) !== 0;
-  }
-  set #fragmenting(on: boolean) {
-    this.#flags = on ? this.#flags | Flag.fragmenting : this.#flags & ~Flag.fragmenting;
-  }
-  get #ended(): boolean {
-    return (this.#flags & Flag.ended) !== 0;
-  }
-  set #ended(on: boolean) {
-    this.#flags = on ? this.#flags | Flag.ended : this.#flags & ~Flag.ended;
-  }
-  get #closed(): boolean {
-    return (this.#flags & Flag.closed) !== 0;
-  }
-  set #closed(on: boolean) {
-    this.#flags = on ? this.#flags | Flag.closed : this.#flags & ~Flag.closed;
-  }
-  get #terminated(): boolean {
-    return (this.#flags & Flag.terminated) !== 0;
-  }
-  set #terminated(on: boolean) {
-    this.#flags = on ? this.#flags | Flag.terminated : this.#flags & ~Flag.terminated;
-  }
-  get #timedOut(): boolean {
-    return (this.#flags & Flag.timedOut) !== 0;
-  }
-  set #timedOut(on: boolean) {
-    this.#flags = on ? this.#flags | Flag.timedOut : this.#flags & ~Flag.timedOut;
-  }
-  get #awaitingDrain(): boolean {
-    return (this.#flags & Flag.awaitingDrain) !== 0;
-  }
-  set #awaitingDrain(on: boolean) {
-    this.#flags = on ? this.#flags | Flag.awaitingDrain : this.#flags & ~Flag.awaitingDrain;
-  }
-  get #alive(): boolean {
-    return (this.#flags & Flag.alive) !== 0;
-  }
-  set #alive(on: boolean) {
-    this.#flags = on ? this.#flags | Flag.alive : this.#flags & ~Flag.alive;
+  #set(flag: number, on: boolean): void {
+    this.#flags = on ? this.#flags | flag : this.#flags & ~flag;
   }
 
   /** Connection takes over `socket` (already upgraded) and starts reading from it. */
@@ -230,8 +186,8 @@ export class Connection extends EventEmitter {
 
   /** readyState is OPEN until a Close frame is sent or received (or TCP ends), CLOSING until TCP closes, then CLOSED. */
   get readyState(): 0 | 1 | 2 | 3 {
-    if (this.#closed) return ReadyState.CLOSED;
-    if (this.#terminated || this.#ended) return ReadyState.CLOSING;
+    if (this.#has(Flag.closed)) return ReadyState.CLOSED;
+    if (this.#has(Flag.terminated | Flag.ended)) return ReadyState.CLOSING;
     return this.#core.readyState === 1 ? ReadyState.OPEN : ReadyState.CLOSING;
   }
 
@@ -311,7 +267,7 @@ export class Connection extends EventEmitter {
    * The socket is destroyed if the peer does not finish within `closeTimeout`.
    */
   close(code?: number, reason?: string | Buffer): void {
-    if (this.#closed || this.#terminated) return;
+    if (this.#has(Flag.closed | Flag.terminated)) return;
     const core = this.#core;
     if (core.closeSent !== null) {
       if (core.closeExpected()) this.#endSocket();
@@ -324,8 +280,8 @@ export class Connection extends EventEmitter {
 
   /** terminate destroys the socket at once, without a closing handshake; the close event reports 1006. */
   terminate(): void {
-    if (this.#closed) return;
-    this.#terminated = true;
+    if (this.#has(Flag.closed)) return;
+    this.#set(Flag.terminated, true);
     this.#socket.destroy();
   }
 
@@ -344,8 +300,8 @@ export class Connection extends EventEmitter {
    * calls it once a round: a connection that was not alive since the last round is terminated.
    */
   takeAlive(): boolean {
-    const alive = this.#alive;
-    this.#alive = false;
+    const alive = this.#has(Flag.alive);
+    this.#set(Flag.alive, false);
     return alive;
   }
 
@@ -355,9 +311,9 @@ export class Connection extends EventEmitter {
 
   #sendBytes(data: string | Buffer, binary: boolean, fin: boolean | undefined): void {
     const core = this.#core;
-    if (this.#fragmenting || fin === false) {
+    if (this.#has(Flag.fragmenting) || fin === false) {
       core.sendFragment(binary ? 'binary' : 'text', typeof data === 'string' ? Buffer.from(data) : data, fin !== false);
-      this.#fragmenting = fin === false;
+      this.#set(Flag.fragmenting, fin === false);
     } else if (binary) {
       core.sendBinary(data as Buffer);
     } else {
@@ -366,8 +322,8 @@ export class Connection extends EventEmitter {
   }
 
   #schedule(): void {
-    if (this.#inRead || this.#queued) return;
-    this.#queued = true;
+    if (this.#has(Flag.inRead | Flag.queued)) return;
+    this.#set(Flag.queued, true);
     dirty.push(this);
     if (!flushScheduled) {
       flushScheduled = true;
@@ -381,7 +337,7 @@ export class Connection extends EventEmitter {
     dirty = [];
     for (let i = 0; i < list.length; i++) {
       const conn = list[i];
-      conn.#queued = false;
+      conn.#set(Flag.queued, false);
       conn.#afterStep();
     }
   };
@@ -390,12 +346,12 @@ export class Connection extends EventEmitter {
   #afterStep(): void {
     this.#flush();
     const core = this.#core;
-    if (this.#closeDeadline === null && !this.#closed && (core.closeSent !== null || core.readyState !== 1)) {
+    if (this.#closeDeadline === null && !this.#has(Flag.closed) && (core.closeSent !== null || core.readyState !== 1)) {
       this.#closeDeadline = sharedDeadlines.schedule(this.#closeTimeout, Connection.#onCloseDeadline, this);
     }
     // RFC 6455 §7.1.1: "the underlying TCP connection, in most normal cases, SHOULD be closed first by the server";
     // the core says when (server after the exchange, anyone after a failure).
-    if (!this.#ended && core.closeExpected()) this.#endSocket();
+    if (!this.#has(Flag.ended) && core.closeExpected()) this.#endSocket();
   }
 
   #flush(): void {
@@ -424,7 +380,7 @@ export class Connection extends EventEmitter {
       socket.write(out[last], onWritten);
       socket.uncork();
     }
-    if (socket.writableLength > 0) this.#awaitingDrain = true;
+    if (socket.writableLength > 0) this.#set(Flag.awaitingDrain, true);
   }
 
   static #runCallbacks(cbs: SendCallback[], err: Error | undefined): void {
@@ -449,15 +405,15 @@ export class Connection extends EventEmitter {
       this.#writeHead = 0;
     }
     if (cbs !== null && cbs !== undefined) Connection.#runCallbacks(cbs, err ?? undefined);
-    if (this.#awaitingDrain && !this.#closed && this.bufferedAmount === 0) {
-      this.#awaitingDrain = false;
+    if (this.#has(Flag.awaitingDrain) && !this.#has(Flag.closed) && this.bufferedAmount === 0) {
+      this.#set(Flag.awaitingDrain, false);
       this.emit('drain');
     }
   }
 
   #endSocket(): void {
-    if (this.#ended) return;
-    this.#ended = true;
+    if (this.#has(Flag.ended)) return;
+    this.#set(Flag.ended, true);
     this.#socket.end();
   }
 
@@ -495,14 +451,14 @@ export class Connection extends EventEmitter {
   static #onSocketData = function (this: DrivenSocket, chunk: Buffer): void {
     const conn = this[kConnection];
     if (conn === undefined) return;
-    conn.#alive = true;
+    conn.#set(Flag.alive, true);
     if (conn.#idleTimeout > 0) conn.#lastActivity = performance.now();
-    conn.#inRead = true;
+    conn.#set(Flag.inRead, true);
     try {
       conn.#core.receive(chunk);
       conn.#dispatch();
     } finally {
-      conn.#inRead = false;
+      conn.#set(Flag.inRead, false);
       conn.#afterStep();
     }
   };
@@ -510,12 +466,12 @@ export class Connection extends EventEmitter {
   static #onSocketEnd = function (this: DrivenSocket): void {
     const conn = this[kConnection];
     if (conn === undefined) return;
-    conn.#inRead = true;
+    conn.#set(Flag.inRead, true);
     try {
       conn.#core.receiveEof();
       conn.#dispatch();
     } finally {
-      conn.#inRead = false;
+      conn.#set(Flag.inRead, false);
       conn.#afterStep();
       // The peer will send nothing more; finish writing what is queued and close our side too.
       conn.#endSocket();
@@ -533,8 +489,8 @@ export class Connection extends EventEmitter {
   };
 
   static #onSocketCloseFor(conn: Connection): void {
-    if (conn.#closed) return;
-    conn.#closed = true;
+    if (conn.#has(Flag.closed)) return;
+    conn.#set(Flag.closed, true);
     sharedDeadlines.cancel(conn.#closeDeadline);
     sharedDeadlines.cancel(conn.#idleDeadline);
     conn.#closeDeadline = null;
@@ -547,7 +503,8 @@ export class Connection extends EventEmitter {
     conn.#closeCode = received !== null ? received.code : 1006;
     conn.#closeReason = received !== null && received.reason.length > 0 ? Buffer.from(received.reason) : EMPTY;
     // §7.1.4 / WHATWG: clean when the closing handshake completed and TCP closed without us cutting it.
-    conn.#wasClean = received !== null && core.closeSent !== null && core.failure === null && !conn.#terminated && !conn.#timedOut;
+    conn.#wasClean =
+      received !== null && core.closeSent !== null && core.failure === null && !conn.#has(Flag.terminated | Flag.timedOut);
     const cbs = conn.#callbacks;
     conn.#callbacks = null;
     if (cbs !== null) Connection.#runCallbacks(cbs, conn.#notOpenError());
@@ -556,14 +513,14 @@ export class Connection extends EventEmitter {
 
   static #onCloseDeadline(conn: Connection): void {
     conn.#closeDeadline = null;
-    if (conn.#closed) return;
-    conn.#timedOut = true;
+    if (conn.#has(Flag.closed)) return;
+    conn.#set(Flag.timedOut, true);
     conn.#socket.destroy();
   }
 
   static #onIdleDeadline(conn: Connection): void {
     conn.#idleDeadline = null;
-    if (conn.#closed || conn.readyState !== ReadyState.OPEN) return;
+    if (conn.#has(Flag.closed) || conn.readyState !== ReadyState.OPEN) return;
     const idle = performance.now() - conn.#lastActivity;
     if (idle >= conn.#idleTimeout) {
       conn.close(1001, 'idle timeout');
