@@ -116,8 +116,11 @@ class Child {
   }
 
   #why() {
-    const err = this.stderr.trim().split('\n').filter(Boolean).slice(-2).join(' | ');
-    return err ? `: ${err.slice(0, 300)}` : '';
+    const lines = this.stderr.trim().split('\n').filter(Boolean);
+    // a stack trace: the error line says more than the last frames
+    const error = lines.find((l) => /^\s*(\w*Error|FAILED)\b/.test(l));
+    const err = error ?? lines.slice(-2).join(' | ');
+    return err ? `: ${err.trim().slice(0, 300)}` : '';
   }
 
   send(line) {

@@ -22,17 +22,21 @@ try {
 const sockets = new Set();
 const broadcast = mode === 'broadcast';
 
+/** Per-connection scratch bytes: a header split across reads at 0..13, the masking key rotated by 0..3 at 16.. */
+const HDR = 0;
+const MASKS = 16;
+
 /**
- * copyUnmasked writes `length` bytes of `src` from `at` to `out` at `o`, unmasked with `masks[phase]` (the key
- * rotated by how many payload bytes came before, so that a payload split across reads unmasks natively too).
+ * copyUnmasked writes `length` bytes of `src` from `at` to `out` at `o`, unmasked with the key in `scratch` rotated
+ * by `phase` (how many payload bytes came before, so that a payload split across reads unmasks natively too).
  */
-function copyUnmasked(src, at, length, masks, phase, out, o) {
+function copyUnmasked(src, at, length, scratch, phase, out, o) {
   if (nativeMask !== null && length >= 256) {
-    nativeMask(src.subarray(at, at + length), masks[phase], out, o, length);
+    const key = MASKS + 4 * phase;
+    nativeMask(src.subarray(at, at + length), scratch.subarray(key, key + 4), out, o, length);
     return;
   }
-  const mask = masks[0];
-  for (let k = 0; k < length; k++) out[o + k] = src[at + k] ^ mask[(phase + k) & 3];
+  for (let k = 0; k < length; k++) out[o + k] = src[at + k] ^ scratch[MASKS + ((phase + k) & 3)];
 }
 
 function headerLength(b1) {
@@ -44,9 +48,9 @@ function onConnection(socket) {
   socket.setNoDelay(true);
   socket.on('error', () => {});
   let head = null;
-  const hdr = Buffer.alloc(14);
+  // allocated on the first frame, so an idle connection costs what a bare socket (plus these closures) costs
+  let scratch = null;
   let hdrLen = 0;
-  const masks = [Buffer.alloc(4), Buffer.alloc(4), Buffer.alloc(4), Buffer.alloc(4)];
   let remaining = 0;
   let phase = 0;
   let keep = false; // the current frame is a data frame we pass on
@@ -56,6 +60,7 @@ function onConnection(socket) {
   const onFrameData = (chunk) => {
     // frames that end in this read are unmasked into `out` (one allocation per read, like the read itself)
     const out = Buffer.allocUnsafe(chunk.length + 14);
+    scratch ??= Buffer.alloc(32);
     let o = 0;
     let frameStart = 0;
     let runStart = 0; // echo: start of the finished frames in `out` not yet queued
@@ -81,10 +86,10 @@ function onConnection(socket) {
       if (remaining > 0) {
         const take = remaining < n - i ? remaining : n - i;
         if (keep && big !== null) {
-          copyUnmasked(chunk, i, take, masks, phase, big, bigAt);
+          copyUnmasked(chunk, i, take, scratch, phase, big, bigAt);
           bigAt += take;
         } else if (keep) {
-          copyUnmasked(chunk, i, take, masks, phase, out, o);
+          copyUnmasked(chunk, i, take, scratch, phase, out, o);
           o += take;
         }
         phase = (phase + take) & 3;
@@ -99,10 +104,10 @@ function onConnection(socket) {
       if (hdrLen === 0 && n - i >= 2 && n - i >= headerLength(chunk[i + 1])) {
         i += headerLength(chunk[i + 1]);
       } else {
-        hdr[hdrLen++] = chunk[i++];
-        if (hdrLen < 2 || hdrLen < headerLength(hdr[1])) continue;
-        src = hdr;
-        at = 0;
+        scratch[HDR + hdrLen++] = chunk[i++];
+        if (hdrLen < 2 || hdrLen < headerLength(scratch[HDR + 1])) continue;
+        src = scratch;
+        at = HDR;
         hdrLen = 0;
       }
       const b0 = src[at];
@@ -117,7 +122,7 @@ function onConnection(socket) {
         len = src.readUInt32BE(at + 2) * 2 ** 32 + src.readUInt32BE(at + 6);
         extra = 8;
       }
-      for (let r = 0; r < 4; r++) for (let k = 0; k < 4; k++) masks[r][k] = src[at + 2 + extra + ((r + k) & 3)];
+      for (let r = 0; r < 4; r++) for (let k = 0; k < 4; k++) scratch[MASKS + 4 * r + k] = src[at + 2 + extra + ((r + k) & 3)];
       const opcode = b0 & 0x0f;
       if (opcode === 8) {
         socket.destroy();

@@ -205,6 +205,24 @@ test('the net baseline echoes text and binary messages byte for byte, a 70,000-b
   }
 });
 
+test('the net baseline echoes a frame that arrives a few bytes at a time, headers split across reads', async (t) => {
+  const { port } = await startServer(t, 'net', { BENCH_MODE: 'echo' });
+  const sockets = await openConnections({ port, count: 1, onOpen: () => {} });
+  const socket = sockets[0];
+  t.after(() => socket.destroy());
+  const payload = Buffer.from(Array.from({ length: 300 }, (_, i) => 32 + (i % 90)));
+  const frame = buildFrame(payload);
+  let received = Buffer.alloc(0);
+  socket.on('data', (c) => { received = Buffer.concat([received, c]); });
+  for (let i = 0; i < frame.length; i += 3) {
+    socket.write(frame.subarray(i, i + 3));
+    await new Promise((r) => setTimeout(r, 1));
+  }
+  while (received.length < 4 + payload.length) await new Promise((r) => setTimeout(r, 10));
+  assert.deepEqual([...received.subarray(0, 4)], [0x81, 126, 0x01, 0x2c]);
+  assert.deepEqual(received.subarray(4), payload);
+});
+
 test('the net baseline broadcasts one client\'s message to every client', async (t) => {
   const { port } = await startServer(t, 'net', { BENCH_MODE: 'broadcast' });
   const a = await wsClient(port);
