@@ -96,6 +96,7 @@ export class WebSocket extends EventTarget {
   // Sends waiting behind a Blob being read, so messages keep their order.
   #outbox: (string | Buffer | Blob)[] | null = null;
   #outboxBytes = 0;
+  #pendingClose: { code: number | undefined; reason: string | undefined } | null = null;
   // WHATWG: sends after close still "increase the bufferedAmount attribute by the length of data".
   #afterClose = 0;
 
@@ -275,6 +276,11 @@ export class WebSocket extends EventTarget {
       return;
     }
     this.#state = State.Closing;
+    if (this.#outbox !== null) {
+      // Messages queued behind a Blob being read go out first, then the Close frame (as Chromium orders them).
+      this.#pendingClose = { code: closeCode, reason: closeReason };
+      return;
+    }
     this.#connection?.close(closeCode, closeReason);
   }
 
@@ -337,10 +343,15 @@ export class WebSocket extends EventTarget {
       }
       outbox.shift();
       this.#outboxBytes -= byteSize(item);
-      if (this.readyState === State.Open) this.#transmit(bytes);
+      if (this.#connection !== null && this.#connection.readyState === State.Open) this.#transmit(bytes);
       else this.#afterClose += byteSize(bytes);
     }
     this.#outbox = null;
+    const close = this.#pendingClose;
+    if (close !== null) {
+      this.#pendingClose = null;
+      this.#connection?.close(close.code, close.reason);
+    }
   }
 
   #transmit(data: string | Buffer): void {

@@ -301,3 +301,28 @@ test('connect() returns a ws-like Connection that echoes, pings and closes', asy
   assert.equal(code, 1000);
   assert.equal(reason.toString(), 'done');
 });
+
+test('close() right after sending a Blob sends the Blob and the messages behind it first, then the Close frame', async (t) => {
+  const { wss, url } = await wsServer(t);
+  const seen: string[] = [];
+  const closed = new Promise<void>((resolve) =>
+    wss.on('connection', (socket: WsSocket) => {
+      socket.on('message', (data, isBinary) => seen.push(`${isBinary ? 'b' : 't'}:${data.toString()}`));
+      socket.on('close', (code, reason) => {
+        seen.push(`close:${code}:${reason.toString()}`);
+        resolve();
+      });
+    }),
+  );
+  const ws = await open(t, url);
+  const clientClose = next<CloseEvent>(ws, 'close');
+  ws.send(new Blob(['blob']));
+  ws.send('text');
+  ws.close(1000, 'done');
+  assert.equal(ws.readyState, WebSocket.CLOSING);
+  ws.send('dropped');
+  await closed;
+  assert.deepEqual(seen, ['b:blob', 't:text', 'close:1000:done']);
+  const close = await clientClose;
+  assert.equal(close.wasClean, true);
+});
