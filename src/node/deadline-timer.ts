@@ -76,8 +76,7 @@ export class DeadlineTimer {
         process.emitWarning(err instanceof Error ? err : String(err), { code: 'HAYATE_DEADLINE' });
       }
     }
-    this.#timer = null;
-    this.#timerAt = Infinity;
+    // Callbacks may have armed deadlines (and the timer) themselves; #arm keeps or re-arms the one timer.
     this.#arm();
   }
 

@@ -2,7 +2,12 @@
 // two paths, noServer + handleUpgrade, the accept hook, allowedOrigins, and the RFC's 400/426 answers.
 import assert from 'node:assert/strict';
 import { once } from 'node:events';
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { createServer, type IncomingMessage } from 'node:http';
+import { createServer as createHttpsServer } from 'node:https';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import type { Duplex } from 'node:stream';
 import { test } from 'node:test';
 import WebSocket from 'ws';
@@ -143,6 +148,34 @@ test('attached to an http.Server: two servers on two paths, other paths get 400,
   assert.equal((await unexpectedResponse(`ws://127.0.0.1:${port}/c`)).status, 400);
   const res = await fetch(`http://127.0.0.1:${port}/`);
   assert.equal(await res.text(), 'app');
+});
+
+test('attached to an https.Server: wss:// echo with the ws client', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'hayate-tls-'));
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  try {
+    execFileSync('openssl', ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-keyout', join(dir, 'key.pem'),
+      '-out', join(dir, 'cert.pem'), '-days', '1', '-subj', '/CN=127.0.0.1'], { stdio: 'ignore' });
+  } catch {
+    t.skip('openssl is not available to make a test certificate');
+    return;
+  }
+  const https = createHttpsServer({ key: readFileSync(join(dir, 'key.pem')), cert: readFileSync(join(dir, 'cert.pem')) });
+  const wss = new WebSocketServer({ server: https, heartbeatInterval: 0 });
+  wss.on('connection', (c: Connection) => c.on('message', (d: Buffer, isBinary: boolean) => c.send(d, { binary: isBinary })));
+  https.listen(0, '127.0.0.1');
+  await once(https, 'listening');
+  t.after(async () => {
+    await closeServer(wss);
+    https.closeAllConnections();
+    await new Promise((r) => https.close(r));
+  });
+  const port = (https.address() as { port: number }).port;
+  const ws = await openWs(t, `wss://127.0.0.1:${port}/`, undefined, { rejectUnauthorized: false });
+  ws.send(Buffer.alloc(70_000, 7));
+  const [data, isBinary] = (await once(ws, 'message')) as [Buffer, boolean];
+  assert.equal(isBinary, true);
+  assert.ok(data.equals(Buffer.alloc(70_000, 7)));
 });
 
 test('noServer: handleUpgrade from an app-owned upgrade listener', async (t) => {
