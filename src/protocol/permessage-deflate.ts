@@ -377,6 +377,14 @@ export class PerMessageDeflate implements MessageExtension {
     this.#deflating = false;
   }
 
+  /**
+   * privateContexts tells how many zlib contexts this connection holds of its own (0 to 2): none without context
+   * takeover between messages, one per direction with context takeover once that direction was used.
+   */
+  get privateContexts(): number {
+    return (this.#deflater === null ? 0 : 1) + (this.#inflater === null ? 0 : 1);
+  }
+
   /** release frees this connection's private zlib contexts; the shared ones stay for other connections. */
   release(): void {
     this.#dropDeflater();

@@ -401,3 +401,35 @@ function fixedHuffmanCopy(length: number, distance: number): Buffer {
   });
   return out;
 }
+
+describe('memory', () => {
+  test('holds no private zlib context without context takeover, even after messages both ways', () => {
+    const c = codec({ serverNoContextTakeover: true, clientNoContextTakeover: true });
+    assert.equal(c.privateContexts, 0);
+    const out = c.compress(sampleText(20, 3000)) ?? assert.fail();
+    inflated(c.decompress(hex('f248cdc9c90700'), true, 1000));
+    assert.ok(out.length > 0);
+    assert.equal(c.privateContexts, 0);
+  });
+
+  test('borrows a private context for a fragmented message only while it lasts', () => {
+    const c = codec({ serverNoContextTakeover: true, clientNoContextTakeover: true });
+    inflated(c.decompress(hex('f248cd'), false, 1000));
+    c.compressFragment(Buffer.from('streamed '), false);
+    assert.equal(c.privateContexts, 2);
+    inflated(c.decompress(hex('c9c90700'), true, 1000));
+    c.compressFragment(Buffer.from('end'), true);
+    assert.equal(c.privateContexts, 0);
+  });
+
+  test('creates context-takeover contexts on first use per direction and frees them on release()', () => {
+    const c = codec();
+    assert.equal(c.privateContexts, 0, 'nothing before the first message');
+    c.compress(sampleText(21, 2000));
+    assert.equal(c.privateContexts, 1);
+    inflated(c.decompress(hex('f248cdc9c90700'), true, 1000));
+    assert.equal(c.privateContexts, 2);
+    c.release();
+    assert.equal(c.privateContexts, 0);
+  });
+});
