@@ -182,3 +182,15 @@ test('DeadlineTimer.runDue runs only what is due and turns a throwing callback i
   assert.equal(warnings.length, 1);
   assert.match(String((warnings[0] as Error).message), /bad callback/);
 });
+
+test('DeadlineTimer fires a deadline that another deadline\'s callback scheduled', async () => {
+  const timer = new DeadlineTimer();
+  const fired: string[] = [];
+  timer.schedule(5, () => {
+    fired.push('first');
+    timer.schedule(5, () => fired.push('second'), null);
+  }, null);
+  while (fired.length < 2) await new Promise((r) => setTimeout(r, 5));
+  assert.deepEqual(fired, ['first', 'second']);
+  assert.equal(timer.size, 0);
+});

@@ -218,3 +218,13 @@ test('constructor requires exactly one of port, server, noServer', () => {
   assert.throws(() => new WebSocketServer({}), TypeError);
   assert.throws(() => new WebSocketServer({ port: 0, noServer: true }), TypeError);
 });
+
+test('an upgraded connection outlives the handshake timeout (Node request timeouts stop at the upgrade)', async (t) => {
+  const { wss, url } = await startServer(t, { handshakeTimeout: 200 });
+  wss.on('connection', (c: Connection) => c.on('message', (d: Buffer) => c.send(d)));
+  const ws = await openWs(t, url);
+  await new Promise((r) => setTimeout(r, 800));
+  assert.equal(ws.readyState, WebSocket.OPEN);
+  ws.send('still here');
+  assert.equal(((await once(ws, 'message'))[0] as Buffer).toString(), 'still here');
+});
