@@ -80,7 +80,7 @@ interface DeflateParams {
   clientMaxWindowBits: number | true | null;
 }
 
-// RFC 7692 §7.1.2.1: "The value MUST be a decimal integer value without leading zeroes between 8 to 15, inclusive".
+// RFC 7692 §7.1.2.1: the value is "a decimal integer value without leading zeroes between 8 to 15, inclusive".
 const WINDOW_BITS = new Map([8, 9, 10, 11, 12, 13, 14, 15].map((n) => [String(n), n]));
 
 /** Parses one element's parameters, or says why it is invalid (unknown, duplicated, or a bad value). */
