@@ -1,7 +1,23 @@
-// RoomHistory: one room's last N messages with their offsets, as a ring buffer. Used by the in-memory broker.
+// RoomHistory: one room's last N messages with their offsets, as a ring buffer (used by the in-memory broker), and the
+// two helpers that put an offset into a stored record's JSON and read it back without parsing.
 // Offsets start at 1 and grow by 1 per append; the ring keeps the newest `capacity` records. It does not know epochs
 // (the broker does) or message formats (records are opaque strings).
 import type { HistoryEntry } from './broker.js';
+
+const OFFSET_PREFIX = '{"offset":';
+
+/** withOffset turns a stored record (a JSON object without offset) into the wire message for `offset`. */
+export function withOffset(record: string, offset: number): string {
+  return `${OFFSET_PREFIX}${offset},${record.slice(1)}`;
+}
+
+/** offsetOf reads the offset a wire message built by `withOffset` starts with (undefined for other messages). */
+export function offsetOf(data: string): number | undefined {
+  if (!data.startsWith(OFFSET_PREFIX)) return undefined;
+  const end = data.indexOf(',', OFFSET_PREFIX.length);
+  const value = Number(data.slice(OFFSET_PREFIX.length, end));
+  return Number.isSafeInteger(value) ? value : undefined;
+}
 
 /** RoomHistory keeps the last `capacity` records of one room with monotonic offsets. */
 export class RoomHistory {

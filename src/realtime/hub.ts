@@ -7,108 +7,24 @@
 // `prepare`, and owns the transport's heartbeats.
 import type { Broker } from './broker.js';
 import { decodeBinaryEnvelope } from './binary-envelope.js';
+import { parseClientMessage } from './client-message.js';
+import { offsetOf, withOffset } from './history.js';
+import { resolveHubLimits, type Admission, type ConnectionIdentity, type ResolvedHubLimits, type HubLogger, type HubObserver, type HubOptions } from './hub-options.js';
 import {
-  ChatSendMessage, CLIENT_MESSAGE_TYPES, DmSendMessage, HelloMessage, INBOX_PREFIX, JoinMessage, LeaveMessage,
-  PingMessage, conversationId, inboxRoom,
-  type ClientMessage, type ErrorCode, type JoinedMessage, type Member, type UserRef,
+  AppCloseCode, INBOX_PREFIX, conversationId, inboxRoom,
+  type ChatSendMessage, type ClientMessage, type DmSendMessage, type ErrorCode, type JoinMessage, type JoinedMessage,
+  type LeaveMessage, type Member, type UserRef,
 } from './messages.js';
 import { Peer, type UserState } from './peer.js';
 import { Presence } from './presence.js';
-import { TokenBucket, type RateLimit } from './rate-limit.js';
+import { TokenBucket } from './rate-limit.js';
 import { RecentIds, type RecentIdsOptions } from './recent-ids.js';
 import { Rooms, roomChannel } from './rooms.js';
 import { identityPrepare, type PrepareFunction, type Socket } from './socket.js';
-import { AppCloseCode } from './messages.js';
 
-/** HubObserver receives counts for metrics; every method is optional and must not throw. */
-export interface HubObserver {
-  connectionOpened?(): void;
-  connectionClosed?(): void;
-  /** A client message arrived (`bytes` long). */
-  messageIn?(bytes: number, binary: boolean): void;
-  /** A message of `bytes` was written to `recipients` connections. */
-  messageOut?(bytes: number, recipients: number): void;
-  /** An `error` reply with `code` was sent. */
-  errorSent?(code: ErrorCode): void;
-  /** A connection was closed for being a slow consumer (1013). */
-  slowConsumer?(): void;
-  /** A connection was closed for sustained abuse (1008). */
-  policyViolation?(): void;
-}
-
-/** HubLogger is the subset of a pino logger the hub uses. */
-export interface HubLogger {
-  warn(object: object, message?: string): void;
-  info(object: object, message?: string): void;
-  debug(object: object, message?: string): void;
-  error(object: object, message?: string): void;
-}
-
-/** HubOptions configures a Hub; every limit has a default (docs/limits.md). */
-export interface HubOptions {
-  broker: Broker;
-  /** Frames a broadcast once. Default: identity (the transport frames each send). */
-  prepare?: PrepareFunction;
-  /** The transport's heartbeat interval, announced in `welcome`. Default 30_000. */
-  heartbeatMs?: number;
-  /** Messages replayed at most per join (should match the broker's history size). Default 1000. */
-  replayLimit?: number;
-  /** Largest client message accepted, in bytes (larger ones get `too_large`). Default 65_536. */
-  maxMessageBytes?: number;
-  /** Per-connection message rate. Default 20/s, burst 40. */
-  connectionRate?: RateLimit;
-  /** Per-user message rate (all its connections together). Default 50/s, burst 100. */
-  userRate?: RateLimit;
-  /** Refused messages tolerated before closing with 1008. Default 10 at once, refilling 1/s. */
-  errorBudget?: RateLimit;
-  /** Client messages queued behind a pending one before the connection is closed with 1008. Default 256. */
-  maxBacklog?: number;
-  /** Send-queue bound in bytes; over it for `slowConsumerGraceMs` closes with 1013. Default 1 MiB. */
-  maxBufferedBytes?: number;
-  /** Send-queue size that closes with 1013 at once. Default 8 MiB. */
-  hardMaxBufferedBytes?: number;
-  /** Grace period over `maxBufferedBytes`, in milliseconds. Default 5_000. */
-  slowConsumerGraceMs?: number;
-  /** Time a closing connection gets before it is terminated, in milliseconds. Default 5_000. */
-  closeTimeoutMs?: number;
-  /** Connections per user. Default 8. */
-  maxConnectionsPerUser?: number;
-  /** Connections per IP address. Default 64. */
-  maxConnectionsPerIp?: number;
-  /** Most members listed in `joined` (`memberCount` has the total). Default 200. */
-  maxMembersListed?: number;
-  /** Rooms with more local members than this get no presence join/leave events (they would be O(n²)). Default 1000. */
-  presenceEventsUpTo?: number;
-  /** Presence record lifetime without refresh (refreshed every third of it). Default 60_000. */
-  presenceTtlMs?: number;
-  /** Duplicate-suppression window per user. Default 1024 ids for 10 minutes. */
-  dedup?: RecentIdsOptions;
-  /** Interval of the one housekeeping timer (slow consumers, expiry, presence refresh). Default 250. */
-  sweepIntervalMs?: number;
-  observer?: HubObserver;
-  logger?: HubLogger;
-  /** Clock, ms since the Unix epoch. Default `Date.now`. */
-  now?: () => number;
-}
-
-/** ConnectionIdentity is who a new connection belongs to (from authentication) and where it comes from. */
-export interface ConnectionIdentity {
-  user: UserRef;
-  /** Remote IP address, for per-IP limits. Default `unknown`. */
-  address?: string;
-  /** Token expiry (ms since the Unix epoch); the connection is closed with 4001 then. */
-  expiresAt?: number;
-}
-
-/** Admission is the answer to "may this user open one more connection from this address?". */
-export type Admission = { ok: true } | { ok: false; status: 429 | 503; reason: string };
+export type { Admission, ConnectionIdentity, HubLogger, HubObserver, HubOptions } from './hub-options.js';
 
 const NOOP_LOGGER: HubLogger = { warn() {}, info() {}, debug() {}, error() {} };
-const SCHEMAS = {
-  hello: HelloMessage, join: JoinMessage, leave: LeaveMessage, chat: ChatSendMessage, dm: DmSendMessage, ping: PingMessage,
-} as const;
-const KNOWN_TYPES: ReadonlySet<string> = new Set(CLIENT_MESSAGE_TYPES);
-const OFFSET_PREFIX = '{"offset":';
 const MAX_HELD = 10_000;
 const USER_STATE_IDLE_MS = 600_000;
 
@@ -120,19 +36,6 @@ function randomId(bytes: number): string {
   return out;
 }
 
-/** withOffset turns a stored record (a JSON object without offset) into the wire message for `offset`. */
-export function withOffset(record: string, offset: number): string {
-  return `${OFFSET_PREFIX}${offset},${record.slice(1)}`;
-}
-
-/** offsetOf reads the offset a wire message built by `withOffset` starts with (undefined for other messages). */
-export function offsetOf(data: string): number | undefined {
-  if (!data.startsWith(OFFSET_PREFIX)) return undefined;
-  const end = data.indexOf(',', OFFSET_PREFIX.length);
-  const value = Number(data.slice(OFFSET_PREFIX.length, end));
-  return Number.isSafeInteger(value) ? value : undefined;
-}
-
 /** Hub runs rooms, DMs, presence and history for connections handed to it with `addConnection`. */
 export class Hub {
   readonly #broker: Broker;
@@ -142,7 +45,7 @@ export class Hub {
   readonly #observer: HubObserver;
   readonly #rooms: Rooms;
   readonly #presence: Presence;
-  readonly #o: Required<Omit<HubOptions, 'broker' | 'prepare' | 'observer' | 'logger' | 'now' | 'dedup'>>;
+  readonly #o: ResolvedHubLimits;
   readonly #dedup: RecentIdsOptions;
   readonly #peers = new Set<Peer>();
   readonly #users = new Map<string, UserState>();
@@ -167,25 +70,7 @@ export class Hub {
     this.#log = options.logger ?? NOOP_LOGGER;
     this.#observer = options.observer ?? {};
     this.#dedup = options.dedup ?? {};
-    this.#o = {
-      heartbeatMs: options.heartbeatMs ?? 30_000,
-      replayLimit: options.replayLimit ?? 1000,
-      maxMessageBytes: options.maxMessageBytes ?? 65_536,
-      connectionRate: options.connectionRate ?? { perSecond: 20, burst: 40 },
-      userRate: options.userRate ?? { perSecond: 50, burst: 100 },
-      errorBudget: options.errorBudget ?? { perSecond: 1, burst: 10 },
-      maxBacklog: options.maxBacklog ?? 256,
-      maxBufferedBytes: options.maxBufferedBytes ?? 1024 * 1024,
-      hardMaxBufferedBytes: options.hardMaxBufferedBytes ?? 8 * 1024 * 1024,
-      slowConsumerGraceMs: options.slowConsumerGraceMs ?? 5_000,
-      closeTimeoutMs: options.closeTimeoutMs ?? 5_000,
-      maxConnectionsPerUser: options.maxConnectionsPerUser ?? 8,
-      maxConnectionsPerIp: options.maxConnectionsPerIp ?? 64,
-      presenceTtlMs: options.presenceTtlMs ?? 60_000,
-      maxMembersListed: options.maxMembersListed ?? 200,
-      presenceEventsUpTo: options.presenceEventsUpTo ?? 1000,
-      sweepIntervalMs: options.sweepIntervalMs ?? 250,
-    };
+    this.#o = resolveHubLimits(options);
     this.#rooms = new Rooms({
       broker: this.#broker,
       deliver: (room, data) => this.#deliver(room, data),
@@ -406,32 +291,13 @@ export class Hub {
       this.#binary(peer, data);
       return;
     }
-    let parsed: unknown;
-    try {
-      parsed = JSON.parse(data.toString('utf8'));
-    } catch {
-      this.#refuse(peer, 'invalid_json', 'not valid JSON');
+    const parsed = parseClientMessage(data);
+    if (!parsed.ok) {
+      this.#refuse(peer, parsed.code, parsed.message, parsed.id);
       return;
     }
-    if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) {
-      this.#refuse(peer, 'invalid_json', 'a message is a JSON object');
-      return;
-    }
-    const raw = parsed as { type?: unknown; id?: unknown };
-    const id = typeof raw.id === 'string' && raw.id.length <= 64 ? raw.id : undefined;
-    if (typeof raw.type !== 'string' || !KNOWN_TYPES.has(raw.type)) {
-      this.#refuse(peer, 'unknown_type', `unknown message type ${JSON.stringify(raw.type ?? null).slice(0, 40)}`, id);
-      return;
-    }
-    const result = SCHEMAS[raw.type as keyof typeof SCHEMAS].safeParse(parsed);
-    if (!result.success) {
-      const issue = result.error.issues[0];
-      const where = issue.path.length > 0 ? issue.path.join('.') : raw.type;
-      this.#refuse(peer, 'invalid_message', `${where}: ${issue.message}`, id);
-      return;
-    }
+    const { message, id } = parsed;
     if (!this.#allow(peer, id)) return;
-    const message = result.data as ClientMessage;
     if (peer.busy) {
       if (peer.backlog.length >= this.#o.maxBacklog) {
         this.#observer.policyViolation?.();

@@ -1,12 +1,14 @@
 // The public surface of hayate/realtime: the hub, its Socket and Broker interfaces, the in-memory broker, handshake
-// authentication, the wire protocol's top-level schemas and types, and the binary envelope. Nothing here imports
-// Node's network stack or a Redis client. (Individual message schemas live in ./messages.js for those who need them.)
+// authentication, the wire protocol's top-level schemas and types, and the binary envelope. Nothing here imports a
+// Redis package (the Redis broker speaks RESP itself). (Individual message schemas live in ./messages.js for those who need them.)
 export { Hub } from './hub.js';
 export type { HubOptions, HubObserver, HubLogger, ConnectionIdentity, Admission } from './hub.js';
 export type { Socket, Prepared, PrepareFunction } from './socket.js';
 export type { Broker, ChannelListener, Subscription, HistoryEntry, HistoryPage, PresenceRecord } from './broker.js';
 export { MemoryBroker } from './brokers/memory.js';
 export type { MemoryBrokerOptions } from './brokers/memory.js';
+export { RedisBroker } from './brokers/redis.js';
+export type { RedisBrokerOptions } from './brokers/redis.js';
 export { createAuthenticator, selectSubprotocol, SUBPROTOCOL } from './auth.js';
 export type { AuthOptions, AuthRequest, AuthResult, Authenticator, Identity } from './auth.js';
 export type { RateLimit } from './rate-limit.js';

@@ -6,7 +6,7 @@ import * as realtime from '../../src/realtime/index.js';
 test('hayate/realtime exports exactly its documented runtime names', () => {
   assert.deepEqual(Object.keys(realtime).sort(), [
     'AppCloseCode', 'CLOSE_POLICY', 'ClientMessage', 'ERROR_CODES', 'Hub', 'INBOX_PREFIX', 'MemoryBroker', 'MessageLimits',
-    'SUBPROTOCOL', 'ServerMessage', 'conversationId', 'createAuthenticator', 'decodeBinaryEnvelope', 'encodeBinaryEnvelope',
+    'RedisBroker', 'SUBPROTOCOL', 'ServerMessage', 'conversationId', 'createAuthenticator', 'decodeBinaryEnvelope', 'encodeBinaryEnvelope',
     'inboxRoom', 'selectSubprotocol',
   ]);
 });

@@ -5,7 +5,7 @@ import { ClientMessage, ServerMessage, conversationId, inboxRoom } from '../../s
 import { decodeBinaryEnvelope, encodeBinaryEnvelope } from '../../src/realtime/binary-envelope.js';
 import { TokenBucket } from '../../src/realtime/rate-limit.js';
 import { RecentIds } from '../../src/realtime/recent-ids.js';
-import { offsetOf, withOffset } from '../../src/realtime/hub.js';
+import { offsetOf, withOffset } from '../../src/realtime/history.js';
 
 test('client schemas accept the documented messages and refuse violations', () => {
   for (const ok of [
