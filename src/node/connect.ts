@@ -23,7 +23,9 @@ export interface ConnectOptions extends ClientOptions {
  * open `Connection` (its `protocol` and `extensions` say what was negotiated). Rejects with a SyntaxError DOMException
  * for a bad URL or subprotocol list, a TypeError for unsendable headers, and a `HandshakeError` when the handshake
  * fails: `status` and `headers` are set when the server answered (e.g. 401), `cause` holds a network error.
- * Defaults as `ClientOptions`: handshakeTimeout 10 000 ms, maxPayload 100 MiB, perMessageDeflate true.
+ * Defaults as `ClientOptions`: handshakeTimeout 10 000 ms, maxPayload 100 MiB, perMessageDeflate true. Reading starts
+ * one macrotask after the promise resolves (overriding a `pause()` made before then): add the `message` listener
+ * right after `await connect(...)`.
  */
 export function connect(url: string | URL, options: ConnectOptions = {}): Promise<Connection> {
   return new Promise((resolve, reject) => {
@@ -46,9 +48,21 @@ export function connect(url: string | URL, options: ConnectOptions = {}): Promis
     const onAbort = (): void => pending.abort('the opening handshake was aborted');
     const pending = startHandshake(parsed, protocols, options, (error: HandshakeError | null, result) => {
       signal?.removeEventListener('abort', onAbort);
-      if (error !== null || result === null) reject(error);
-      else resolve(result.connection);
+      if (error !== null || result === null) {
+        reject(error);
+        return;
+      }
+      // Bytes that came in the same read as the 101 would be dispatched on the next tick, before the code awaiting
+      // this promise has added its listeners. Reading waits one macrotask, by which time that code has run.
+      const { connection } = result;
+      connection.pause();
+      resolve(connection);
+      setImmediate(resumeConnection, connection);
     });
     signal?.addEventListener('abort', onAbort, { once: true });
   });
+}
+
+function resumeConnection(connection: Connection): void {
+  connection.resume();
 }

@@ -348,3 +348,19 @@ test('an IPv6 literal URL connects to [::1] and sends a bracketed Host header', 
   await failure(`ws://[::1]:${port}/`);
   assert.deepEqual(hosts, [`[::1]:${port}`]);
 });
+
+test('connect() delivers a message that arrived in the same read as the 101 to a listener added after await', async (t) => {
+  const { url } = await upgradeServer(t, (request, socket) => {
+    const key = String(request.headers['sec-websocket-key']);
+    socket.write(
+      Buffer.concat([
+        Buffer.from(`HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: ${acceptKey(key)}\r\n\r\n`),
+        Buffer.from([0x81, 0x07, ...Buffer.from('welcome')]),
+      ]),
+    );
+  });
+  const connection = await connect(url);
+  t.after(() => connection.terminate());
+  const [data] = (await once(connection, 'message')) as [Buffer];
+  assert.equal(data.toString(), 'welcome');
+});
