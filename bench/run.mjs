@@ -223,6 +223,7 @@ for (const scenario of selected) {
     for (const name of order) {
       const run = runs.get(name);
       if (skipped.has(name) || run.failures.length > 0) continue;
+      if (r >= (scenario.maxRounds?.[name] ?? Infinity)) continue;
       const outcome = await runOnce(scenario, name, settings);
       if (outcome.ok) {
         run.results.push(outcome.result);
