@@ -45,7 +45,17 @@ export interface ConnectionOptions {
    * (off). Checked lazily: one deadline per idle period, not per message.
    */
   idleTimeout?: number;
+  /**
+   * Bytes waiting in the socket above which the connection stops reading from the peer until they are flushed, so a
+   * peer that sends (e.g. pings or messages an app echoes) without reading cannot make us buffer without bound;
+   * default 1 MiB (`DEFAULT_READ_PAUSE_BYTES`), 0 turns it off. Outgoing bytes the app sends on its own are its
+   * business: `bufferedAmount` and `drain` are the tools.
+   */
+  readPauseBytes?: number;
 }
+
+/** DEFAULT_READ_PAUSE_BYTES is the default `readPauseBytes`: 1 MiB. */
+export const DEFAULT_READ_PAUSE_BYTES = 1024 * 1024;
 
 /** SendOptions are ws's per-send options. */
 export interface SendOptions {
@@ -66,7 +76,7 @@ type DrivenSocket = Socket & { [kConnection]?: Connection };
 
 // Bits of Connection's packed state: reading (dispatching a read), queued for the shared flush, streaming a fragmented
 // send, TCP end sent, socket closed, terminated by us, cut by the close timeout, waiting to emit drain, bytes arrived
-// since the heartbeat last looked.
+// since the heartbeat last looked, reading paused by the app, reading paused because too much waits to be written.
 const Flag = {
   inRead: 1,
   queued: 2,
@@ -77,6 +87,8 @@ const Flag = {
   timedOut: 64,
   awaitingDrain: 128,
   alive: 256,
+  userPaused: 512,
+  writePaused: 1024,
 } as const;
 
 const EMPTY = Buffer.alloc(0);
@@ -137,6 +149,7 @@ export class Connection extends EventEmitter {
   #core: WebSocketProtocol;
   #closeTimeout: number;
   #idleTimeout: number;
+  #readPauseBytes: number;
   #lastActivity = 0;
   #idleDeadline: Deadline | null = null;
   #closeDeadline: Deadline | null = null;
@@ -166,6 +179,7 @@ export class Connection extends EventEmitter {
     this.remoteAddress = socket.remoteAddress;
     this.#closeTimeout = options.closeTimeout ?? DEFAULT_CLOSE_TIMEOUT;
     this.#idleTimeout = options.idleTimeout ?? 0;
+    this.#readPauseBytes = options.readPauseBytes ?? DEFAULT_READ_PAUSE_BYTES;
 
     const s = this.#socket;
     s[kConnection] = this;
@@ -208,7 +222,7 @@ export class Connection extends EventEmitter {
 
   /** isPaused tells whether reading was paused with `pause()`. */
   get isPaused(): boolean {
-    return this.#socket.isPaused();
+    return this.#has(Flag.userPaused);
   }
 
   /**
@@ -287,12 +301,14 @@ export class Connection extends EventEmitter {
 
   /** pause stops reading from the socket (backpressure on a slow consumer). */
   pause(): void {
+    this.#set(Flag.userPaused, true);
     this.#socket.pause();
   }
 
   /** resume restarts reading after `pause()`. */
   resume(): void {
-    this.#socket.resume();
+    this.#set(Flag.userPaused, false);
+    if (!this.#has(Flag.writePaused)) this.#socket.resume();
   }
 
   /**
@@ -380,7 +396,15 @@ export class Connection extends EventEmitter {
       socket.write(out[last], onWritten);
       socket.uncork();
     }
-    if (socket.writableLength > 0) this.#set(Flag.awaitingDrain, true);
+    const waiting = socket.writableLength;
+    if (waiting > 0) {
+      this.#set(Flag.awaitingDrain, true);
+      // Read backpressure: stop taking input that would make more output until the socket catches up (#written).
+      if (waiting > this.#readPauseBytes && this.#readPauseBytes > 0 && !this.#has(Flag.writePaused)) {
+        this.#set(Flag.writePaused, true);
+        socket.pause();
+      }
+    }
   }
 
   static #runCallbacks(cbs: SendCallback[], err: Error | undefined): void {
@@ -405,6 +429,10 @@ export class Connection extends EventEmitter {
       this.#writeHead = 0;
     }
     if (cbs !== null && cbs !== undefined) Connection.#runCallbacks(cbs, err ?? undefined);
+    if (this.#has(Flag.writePaused) && this.#socket.writableLength <= this.#readPauseBytes >>> 1) {
+      this.#set(Flag.writePaused, false);
+      if (!this.#has(Flag.userPaused)) this.#socket.resume();
+    }
     if (this.#has(Flag.awaitingDrain) && !this.#has(Flag.closed) && this.bufferedAmount === 0) {
       this.#set(Flag.awaitingDrain, false);
       this.emit('drain');

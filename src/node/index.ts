@@ -2,7 +2,7 @@
 // engineer appends the WHATWG client's exports below.
 //
 // What it does not export: the process-wide deadline timer and flush queue (internals of the transport).
-export { Connection, ReadyState, DEFAULT_CLOSE_TIMEOUT } from './connection.js';
+export { Connection, ReadyState, DEFAULT_CLOSE_TIMEOUT, DEFAULT_READ_PAUSE_BYTES } from './connection.js';
 export type { ConnectionOptions, ConnectionData, SendOptions, SendCallback } from './connection.js';
 export { WebSocketServer, DEFAULT_HANDSHAKE_TIMEOUT } from './server.js';
 export type {

@@ -117,6 +117,8 @@ export interface WebSocketServerOptions {
   closeTimeout?: number;
   /** Idle timeout of each connection (ms); default 0 (off). */
   idleTimeout?: number;
+  /** Socket bytes waiting to be written above which a connection stops reading (see ConnectionOptions); default 1 MiB. */
+  readPauseBytes?: number;
   /** Most open connections; further upgrades get 503. Default: unbounded. */
   maxConnections?: number;
   /** Largest HTTP header block for a server of our own (Node's `maxHeaderSize`); default Node's (16 KiB). */
@@ -477,6 +479,7 @@ export class WebSocketServer extends EventEmitter {
       extensions: extensionsHeader,
       closeTimeout: this.options.closeTimeout,
       idleTimeout: this.options.idleTimeout,
+      readPauseBytes: this.options.readPauseBytes,
     });
     this.#connections.add(conn);
     owners.set(conn, this);

@@ -194,3 +194,48 @@ test('DeadlineTimer fires a deadline that another deadline\'s callback scheduled
   assert.deepEqual(fired, ['first', 'second']);
   assert.equal(timer.size, 0);
 });
+
+test('a peer that sends without reading makes the server stop reading once readPauseBytes wait, then resume', async (t) => {
+  const { port, next } = await countingServer(t, { readPauseBytes: 64 * 1024 });
+  const pending = next();
+  const raw = await rawWebSocket(t, port);
+  raw.socket.pause();
+  const { conn } = await pending;
+  let echoed = 0;
+  let peak = 0;
+  conn.on('message', (data: Buffer) => {
+    echoed++;
+    conn.send(data);
+  });
+  // 32 MiB: more than loopback's kernel buffers (a few MiB each way) can absorb.
+  const message = clientFrame({ opcode: 2, payload: Buffer.alloc(64 * 1024, 1) });
+  const count = 512;
+  const sendAll = new Promise<void>((resolve) => {
+    let i = 0;
+    const pump = (): void => {
+      while (i < count) {
+        i++;
+        if (!raw.socket.write(message)) {
+          raw.socket.once('drain', pump);
+          return;
+        }
+      }
+      resolve();
+    };
+    pump();
+  });
+  // Let the server read until it makes no more progress (it paused itself, or it has read everything).
+  for (let last = -1, rounds = 0; rounds < 100 && echoed !== last; rounds++) {
+    last = echoed;
+    for (let i = 0; i < 20; i++) {
+      peak = Math.max(peak, conn.bufferedAmount);
+      await new Promise((r) => setTimeout(r, 10));
+    }
+  }
+  assert.ok(echoed < count, `the server paused reading (${echoed} of ${count} echoed)`);
+  assert.ok(peak < 1024 * 1024, `write backlog stayed bounded (peak ${peak} bytes)`);
+  raw.socket.resume();
+  await sendAll;
+  await raw.waitFor(count * (64 * 1024 + 4));
+  assert.equal(echoed, count);
+});
