@@ -69,15 +69,15 @@ const sockets = await openConnections({
   count: receivers + 1,
   concurrency: o.concurrency ?? 200,
   deflate: !!o.deflate,
-  onOpen(socket, index, leftover) {
+  onOpen(socket, index) {
     const st = newScanState();
     states[index] = st;
     const control = index === receivers;
-    const onData = (chunk) => {
+    const onData = (buf, start, end) => {
       const before = st.messages;
       const beforeTiny = st.tiny;
       const beforeRsv1 = st.rsv1;
-      scanFrames(st, chunk);
+      scanFrames(st, buf, start, end);
       if (socketio && st.tiny > beforeTiny) for (let p = beforeTiny; p < st.tiny; p++) socket.write(pong);
       if (control || st.messages === before) return;
       rsv1 += st.rsv1 - beforeRsv1;
@@ -92,10 +92,9 @@ const sockets = await openConnections({
         }
       }
     };
-    socket.on('data', onData);
     socket.on('error', () => {});
     if (greeting !== null && !greetWhenAllOpen) socket.write(greeting);
-    if (leftover.length > 0) onData(leftover);
+    return onData;
   },
 });
 

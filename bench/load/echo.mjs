@@ -29,22 +29,20 @@ const sockets = await openConnections({
   path: o.path,
   count: o.connections ?? 100,
   deflate: !!o.deflate,
-  onOpen(socket, index, leftover) {
+  onOpen(socket, index) {
     const st = newScanState();
     states[index] = st;
-    const onData = (chunk) => {
+    socket.on('error', () => {});
+    return (buf, start, end) => {
       const before = st.messages;
       const beforeRsv1 = st.rsv1;
-      scanFrames(st, chunk);
+      scanFrames(st, buf, start, end);
       const k = st.messages - before;
       if (k === 0) return;
       total += k;
       rsv1 += st.rsv1 - beforeRsv1;
       if (sending) socket.write(k === inflight ? burst : burst.subarray(0, k * frameLen));
     };
-    socket.on('data', onData);
-    socket.on('error', () => {});
-    if (leftover.length > 0) onData(leftover);
   },
 });
 

@@ -13,12 +13,11 @@ const sockets = await openConnections({
   count: o.connections ?? 10000,
   concurrency: o.concurrency ?? 200,
   deflate: !!o.deflate,
-  onOpen(socket, index, leftover) {
+  onOpen(socket, index) {
     const st = newScanState();
     states[index] = st;
-    socket.on('data', (chunk) => scanFrames(st, chunk));
     socket.on('error', () => {});
-    if (leftover.length > 0) scanFrames(st, leftover);
+    return (buf, start, end) => scanFrames(st, buf, start, end);
   },
 });
 // let the server settle whatever the last handshakes started

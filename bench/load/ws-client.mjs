@@ -8,6 +8,8 @@
 //   compressed once with a fresh raw-deflate context (RFC 7692 §7.2.1, the 0x00 0x00 0xff 0xff tail removed).
 // - Received frames are counted by scanning their headers only (`scanFrames`): no per-frame allocation, no unmasking
 //   (servers do not mask), no inflating (RSV1 is counted, the payload is skipped).
+// - Reads land in one buffer shared by every socket of the process (`net.connect`'s `onread`): no allocation per read
+//   either; handlers must be done with the bytes when they return.
 //
 // Not a conforming client: no UTF-8 checks, no close handshake (sockets are destroyed), pings from the server are
 // counted and not answered. Never use it outside the benchmark.
@@ -146,14 +148,16 @@ function endFrame(st) {
 }
 
 /**
- * scanFrames advances `st` over `buf`: counts finished messages (`st.messages`, `st.tiny`, `st.rsv1`) and control
- * frames by reading frame headers only, for any split of the byte stream. Allocates nothing.
+ * scanFrames advances `st` over `buf[start, end)`: counts finished messages (`st.messages`, `st.tiny`, `st.rsv1`) and
+ * control frames by reading frame headers only, for any split of the byte stream. Allocates nothing.
  * @param {ReturnType<typeof newScanState>} st
  * @param {Buffer} buf
+ * @param {number} [start] default 0
+ * @param {number} [end] default buf.length
  */
-export function scanFrames(st, buf) {
-  const n = buf.length;
-  let i = 0;
+export function scanFrames(st, buf, start = 0, end = buf.length) {
+  const n = end;
+  let i = start;
   while (i < n) {
     if (st.skip > 0) {
       const take = st.skip < n - i ? st.skip : n - i;
@@ -183,13 +187,16 @@ export function scanFrames(st, buf) {
   }
 }
 
+/** The read buffer every socket shares (reads are handled one at a time, synchronously). */
+const READ_BUFFER = Buffer.allocUnsafe(65536);
+
 /**
  * openConnections opens `count` WebSocket connections to 127.0.0.1:`port`, at most `concurrency` handshakes at a
- * time, and resolves with the sockets once all are open. `onOpen(socket, index, leftover)` is called as each
- * handshake completes, before the promise resolves, with any frame bytes that followed the 101 response; the caller
- * installs its own 'data' handler there.
+ * time, and resolves with the sockets once all are open. `onOpen(socket, index)` is called as each handshake
+ * completes and returns the connection's reader `(buf, start, end) => void`, which gets every byte after the 101
+ * response (the sockets emit no 'data' events: reads go through the shared buffer).
  * @param {{ port: number, count: number, path?: string, deflate?: boolean, concurrency?: number,
- *           onOpen: (socket: net.Socket, index: number, leftover: Buffer) => void }} options
+ *           onOpen: (socket: net.Socket, index: number) => (buf: Buffer, start: number, end: number) => void }} options
  * @returns {Promise<net.Socket[]>}
  */
 export function openConnections(options) {
@@ -215,30 +222,41 @@ export function openConnections(options) {
     const start = () => {
       if (failed || next >= count) return;
       const index = next++;
-      const socket = net.connect({ port, host: '127.0.0.1', noDelay: true });
-      sockets[index] = socket;
+      let reader = null;
       let head = Buffer.alloc(0);
       let open = false;
+      const socket = net.connect({
+        port,
+        host: '127.0.0.1',
+        noDelay: true,
+        onread: {
+          buffer: READ_BUFFER,
+          callback: (nread, buf) => {
+            if (reader !== null) reader(buf, 0, nread);
+            else onHandshakeData(buf.subarray(0, nread));
+          },
+        },
+      });
+      sockets[index] = socket;
       const onHandshakeData = (chunk) => {
-        head = head.length === 0 ? chunk : Buffer.concat([head, chunk]);
+        head = Buffer.concat([head, chunk]);
         const end = head.indexOf('\r\n\r\n');
         if (end < 0) {
           if (head.length > 16384) fail(new Error('handshake response too long'));
           return;
         }
-        socket.off('data', onHandshakeData);
         open = true;
         const text = head.subarray(0, end).toString('latin1');
         if (!text.startsWith('HTTP/1.1 101')) return fail(new Error(`handshake refused: ${text.split('\r\n')[0]}`));
         if (options.deflate && !/^sec-websocket-extensions:.*permessage-deflate/im.test(text)) {
           return fail(new Error('the server did not accept permessage-deflate'));
         }
-        onOpen(socket, index, head.subarray(end + 4));
+        reader = onOpen(socket, index);
+        if (head.length > end + 4) reader(head, end + 4, head.length);
         opened++;
         if (opened === count) resolve(sockets);
         else start();
       };
-      socket.on('data', onHandshakeData);
       socket.on('error', (err) => {
         if (!open) fail(new Error(`connection ${index}: ${err.message}`));
       });
