@@ -86,7 +86,9 @@ class Child {
       this.stderr = (this.stderr + chunk).slice(-4000);
     });
     this.proc.stdin.on('error', () => {});
+    live.add(this);
     this.proc.on('exit', (code, signal) => {
+      live.delete(this);
       this.exited = { code, signal };
       this.#wake();
     });
@@ -204,6 +206,29 @@ function machine() {
 }
 
 const selected = SCENARIOS.filter((s) => !args.only || args.only.includes(s.id));
+const live = new Set(); // children running now, stopped on SIGINT/SIGTERM
+
+/** writeResults writes the rows so far to bench/results/latest.md (marked partial until the last scenario). */
+function writeResults(complete) {
+  const command = `node bench/run.mjs ${process.argv.slice(2).join(' ')}`.trim();
+  const md = formatMarkdown(rows, {
+    date: startedAt.toISOString().replace('T', ' ').slice(0, 16) + ' UTC',
+    machine: machine(),
+    command: command === 'node bench/run.mjs' ? 'npm run bench' : command,
+    pinned,
+    elapsed: Math.round((Date.now() - t0) / 1000),
+  });
+  mkdirSync(join(here, 'results'), { recursive: true });
+  writeFileSync(join(here, 'results', 'latest.md'), complete ? md : `**Partial run** (interrupted or still running).\n\n${md}`);
+}
+
+for (const signal of ['SIGINT', 'SIGTERM']) {
+  process.on(signal, () => {
+    console.log(`\n${signal}: stopping; the scenarios finished so far are in bench/results/latest.md`);
+    for (const child of live) child.proc.kill('SIGKILL');
+    process.exit(130);
+  });
+}
 const skipped = new Map(); // server -> reason, once it said SKIP
 const rows = [];
 const startedAt = new Date();
@@ -238,18 +263,10 @@ for (const scenario of selected) {
     }
   }
   rows.push(...summarize(scenario, runs, skipped));
+  // after each scenario, so that an interrupted run keeps what it measured
+  writeResults(scenario === selected.at(-1));
 }
 
 const elapsed = Math.round((Date.now() - t0) / 1000);
 console.log(`\n${formatText(rows)}`);
-const command = `node bench/run.mjs ${process.argv.slice(2).join(' ')}`.trim();
-const md = formatMarkdown(rows, {
-  date: startedAt.toISOString().replace('T', ' ').slice(0, 16) + ' UTC',
-  machine: machine(),
-  command: command === 'node bench/run.mjs' ? 'npm run bench' : command,
-  pinned,
-  elapsed,
-});
-mkdirSync(join(here, 'results'), { recursive: true });
-writeFileSync(join(here, 'results', 'latest.md'), md);
 console.log(`\nwritten to bench/results/latest.md (${elapsed} s)`);
