@@ -58,6 +58,10 @@ function byteSize(data: string | Buffer | Blob): number {
   return typeof data === 'string' ? Buffer.byteLength(data) : Buffer.isBuffer(data) ? data.length : data.size;
 }
 
+function resumeConnection(connection: Connection): void {
+  connection.resume();
+}
+
 function toBytes(data: ArrayBufferLike | ArrayBufferView): Buffer {
   if (ArrayBuffer.isView(data)) return Buffer.from(data.buffer, data.byteOffset, data.byteLength);
   return Buffer.from(data);
@@ -403,6 +407,10 @@ export class WebSocket extends EventTarget {
     connection.on('message', this.#onMessage);
     connection.on('error', this.#onError);
     connection.on('close', this.#onClose);
+    // Bytes that came with the 101 would be dispatched on the next tick, before the microtasks of code awaiting
+    // `open`; browsers deliver messages in later tasks. Reading resumes one macrotask later.
+    connection.pause();
+    setImmediate(resumeConnection, connection);
     // "Change the ready state to OPEN ... Fire an event named open at the WebSocket object."
     this.dispatchEvent(new Event('open'));
   };

@@ -364,3 +364,20 @@ test('connect() delivers a message that arrived in the same read as the 101 to a
   const [data] = (await once(connection, 'message')) as [Buffer];
   assert.equal(data.toString(), 'welcome');
 });
+
+test('a message in the same read as the 101 reaches an onmessage handler set after awaiting open (as in browsers)', async (t) => {
+  const { url } = await upgradeServer(t, (request, socket) => {
+    const key = String(request.headers['sec-websocket-key']);
+    socket.write(
+      Buffer.concat([
+        Buffer.from(`HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: ${acceptKey(key)}\r\n\r\n`),
+        Buffer.from([0x81, 0x07, ...Buffer.from('welcome')]),
+      ]),
+    );
+  });
+  const ws = new WebSocket(url);
+  t.after(() => ws.close());
+  await new Promise((resolve) => (ws.onopen = resolve));
+  const message = await new Promise<MessageEvent>((resolve) => (ws.onmessage = (event) => resolve(event as MessageEvent)));
+  assert.equal(message.data, 'welcome');
+});
