@@ -268,8 +268,12 @@ export class WebSocketServer extends EventEmitter {
     return pathOf(request.url).path === this.options.path;
   }
 
-  /** prepare frames a message once so a broadcast writes the same bytes to every connection (`conn.send(prepared)`). */
-  prepare(data: string | Buffer, options: { binary?: boolean } = {}): PreparedMessage {
+  /**
+   * prepare frames a message once so a broadcast writes the same bytes to every connection (`conn.send(prepared)`);
+   * compressed variants are made once per deflate configuration. `binary` defaults to `false` for strings, `true` for
+   * bytes. Bytes are not copied: do not change them afterwards.
+   */
+  prepare(data: string | Buffer | ArrayBuffer | ArrayBufferView, options: { binary?: boolean } = {}): PreparedMessage {
     return prepareMessage(data, { binary: options.binary ?? typeof data !== 'string' });
   }
 
