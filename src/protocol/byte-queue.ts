@@ -2,15 +2,20 @@
  * ByteQueue: the received chunks not yet parsed (ws's receiver mechanics).
  *
  * Chunks are kept as given; reads return subarrays of the first chunk whenever the bytes are contiguous there and
- * copy only when a read spans chunks. Not here: any knowledge of frames.
+ * copy only when a read spans chunks. The first chunk has its own field and the others a list made only when two
+ * chunks are pending at once, so the common case (each read parsed completely) keeps no array, and an idle
+ * connection holds nothing. Not here: any knowledge of frames.
  */
 
 const EMPTY = Buffer.alloc(0);
 
 /** ByteQueue holds received chunks and hands out their bytes in order, copying only across chunk boundaries. */
 export class ByteQueue {
-  #chunks: Buffer[] = [];
-  /** Read position inside `#chunks[0]`. */
+  /** The chunk being read, or null when empty. */
+  #head: Buffer | null = null;
+  /** Chunks after the head, oldest first; null unless some are waiting. */
+  #rest: Buffer[] | null = null;
+  /** Read position inside `#head`. */
   #offset = 0;
   #length = 0;
   /** Length of the chunk the last `takePiece` came from (how much memory a kept piece would retain). */
@@ -24,25 +29,29 @@ export class ByteQueue {
   /** push appends a received chunk (taking ownership: pieces handed out may be unmasked in place). */
   push(chunk: Buffer): void {
     if (chunk.length === 0) return;
-    this.#chunks.push(chunk);
+    if (this.#head === null) this.#head = chunk;
+    else if (this.#rest === null) this.#rest = [chunk];
+    else this.#rest.push(chunk);
     this.#length += chunk.length;
   }
 
   /** clear drops every queued byte. */
   clear(): void {
-    this.#chunks.length = 0;
+    this.#head = null;
+    this.#rest = null;
     this.#offset = 0;
     this.#length = 0;
   }
 
   /** byteAt returns the queued byte at index `i` (which must be below `length`). */
   byteAt(i: number): number {
-    const first = this.#chunks[0];
+    const head = this.#head as Buffer;
     let index = this.#offset + i;
-    if (index < first.length) return first[index];
-    index -= first.length;
-    for (let c = 1; ; c++) {
-      const chunk = this.#chunks[c];
+    if (index < head.length) return head[index];
+    index -= head.length;
+    const rest = this.#rest as Buffer[];
+    for (let c = 0; ; c++) {
+      const chunk = rest[c];
       if (index < chunk.length) return chunk[index];
       index -= chunk.length;
     }
@@ -50,12 +59,12 @@ export class ByteQueue {
 
   /** contiguous says whether the next `n` bytes all sit in the first chunk (then `head`/`headOffset` address them). */
   contiguous(n: number): boolean {
-    return this.#chunks.length > 0 && this.#chunks[0].length - this.#offset >= n;
+    return this.#head !== null && this.#head.length - this.#offset >= n;
   }
 
   /** head is the first chunk (valid when `length > 0`). */
   get head(): Buffer {
-    return this.#chunks[0];
+    return this.#head as Buffer;
   }
 
   /** headOffset is the read position in `head`. */
@@ -67,37 +76,30 @@ export class ByteQueue {
   skip(n: number): void {
     this.#length -= n;
     while (n > 0) {
-      const first = this.#chunks[0];
-      const left = first.length - this.#offset;
+      const left = (this.#head as Buffer).length - this.#offset;
       if (n < left) {
         this.#offset += n;
         return;
       }
       n -= left;
-      this.#chunks.shift();
-      this.#offset = 0;
+      this.#advance();
     }
   }
 
   /** consume removes and returns the next `n` bytes (at most `length`): a subarray when contiguous, else a copy. */
   consume(n: number): Buffer {
     if (n === 0) return EMPTY;
-    const first = this.#chunks[0];
-    if (first.length - this.#offset >= n) return this.takePiece(n);
+    if ((this.#head as Buffer).length - this.#offset >= n) return this.takePiece(n);
     const out = Buffer.allocUnsafe(n);
     let written = 0;
     while (written < n) {
-      const chunk = this.#chunks[0];
+      const chunk = this.#head as Buffer;
       const take = Math.min(chunk.length - this.#offset, n - written);
       chunk.copy(out, written, this.#offset, this.#offset + take);
       written += take;
       this.#length -= take;
-      if (this.#offset + take === chunk.length) {
-        this.#chunks.shift();
-        this.#offset = 0;
-      } else {
-        this.#offset += take;
-      }
+      if (this.#offset + take === chunk.length) this.#advance();
+      else this.#offset += take;
     }
     return out;
   }
@@ -107,18 +109,29 @@ export class ByteQueue {
    * `lastSourceLength` is set to that chunk's length.
    */
   takePiece(max: number): Buffer {
-    const first = this.#chunks[0];
-    this.lastSourceLength = first.length;
+    const head = this.#head as Buffer;
+    this.lastSourceLength = head.length;
     const start = this.#offset;
-    const left = first.length - start;
+    const left = head.length - start;
     if (max >= left) {
-      this.#chunks.shift();
-      this.#offset = 0;
       this.#length -= left;
-      return start === 0 ? first : first.subarray(start);
+      this.#advance();
+      return start === 0 ? head : head.subarray(start);
     }
     this.#offset = start + max;
     this.#length -= max;
-    return first.subarray(start, start + max);
+    return head.subarray(start, start + max);
+  }
+
+  /** Moves to the next chunk. */
+  #advance(): void {
+    this.#offset = 0;
+    const rest = this.#rest;
+    if (rest === null) {
+      this.#head = null;
+      return;
+    }
+    this.#head = rest.shift() as Buffer;
+    if (rest.length === 0) this.#rest = null;
   }
 }

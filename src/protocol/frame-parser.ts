@@ -16,7 +16,7 @@ import { ProtocolError, ProtocolErrorCode } from './errors.js';
 import type { MessageExtension } from './extension.js';
 import { ByteQueue } from './byte-queue.js';
 import { MAX_CONTROL_PAYLOAD, MAX_SAFE_PAYLOAD_LENGTH } from './limits.js';
-import { maskRange } from './mask.js';
+import { maskWord } from './mask.js';
 import { MessageAssembler } from './message-assembler.js';
 import { isValidUtf8 } from './utf8.js';
 
@@ -61,17 +61,19 @@ const headerScratch = Buffer.alloc(14);
 /** FrameParser turns received bytes into messages, control frames or a failure (see the module header). */
 export class FrameParser {
   readonly #queue = new ByteQueue();
-  readonly #assembler: MessageAssembler;
+  /** Made on the first message that is fragmented, split across reads or compressed. */
+  #assembler: MessageAssembler | null = null;
   readonly #expectMasked: boolean;
   readonly #maxPayload: number;
-  readonly #hasExtension: boolean;
+  readonly #extension: MessageExtension | null;
   #state: number = ParserState.Header;
   #opcode = 0;
   #fin = false;
   #masked = false;
   #remaining = 0;
   #phase = 0;
-  readonly #maskKey = new Uint8Array(4);
+  /** The frame's masking key, packed by `maskKeyWord`. */
+  #maskKey = 0;
 
   /** The message of the last `Step.Message`. */
   message: Buffer = EMPTY;
@@ -88,8 +90,7 @@ export class FrameParser {
   constructor(options: FrameParserOptions) {
     this.#expectMasked = options.role === 'server';
     this.#maxPayload = options.maxPayload;
-    this.#hasExtension = options.extension !== null;
-    this.#assembler = new MessageAssembler({ maxPayload: options.maxPayload, extension: options.extension });
+    this.#extension = options.extension;
   }
 
   /** state is the current `ParserState`. */
@@ -111,13 +112,14 @@ export class FrameParser {
   stop(): void {
     this.#state = ParserState.Failed;
     this.#queue.clear();
-    this.#assembler.reset();
+    this.#assembler = null;
   }
 
   /** step parses until one result is ready or more bytes are needed, and returns a `Step`. */
   step(): number {
     const q = this.#queue;
     for (;;) {
+      const assembler = this.#assembler;
       const state = this.#state;
       if (state === ParserState.Header) {
         if (q.length < 2) return Step.NeedMore;
@@ -149,13 +151,13 @@ export class FrameParser {
           if (rsv1) return this.#fail(ProtocolErrorCode.UnexpectedRsv1, CloseCode.ProtocolError, 'RSV1 on a control frame');
         } else if (opcode === 0x0) {
           // RFC 6455 §5.4: continuation frames only follow an unfinished data frame.
-          if (!this.#assembler.active) return this.#fail(ProtocolErrorCode.UnexpectedContinuation, CloseCode.ProtocolError, 'continuation frame without a message in progress');
+          if (assembler === null || !assembler.active) return this.#fail(ProtocolErrorCode.UnexpectedContinuation, CloseCode.ProtocolError, 'continuation frame without a message in progress');
           if (rsv1) return this.#fail(ProtocolErrorCode.UnexpectedRsv1, CloseCode.ProtocolError, 'RSV1 on a continuation frame');
         } else if (opcode <= 0x2) {
           // RFC 6455 §5.4: "The fragments of one message MUST NOT be interleaved between the fragments of another
           // message unless an extension has been negotiated that can interpret the interleaving."
-          if (this.#assembler.active) return this.#fail(ProtocolErrorCode.ExpectedContinuation, CloseCode.ProtocolError, 'new data frame while a fragmented message is in progress');
-          if (rsv1 && !this.#hasExtension) return this.#fail(ProtocolErrorCode.UnexpectedRsv1, CloseCode.ProtocolError, 'RSV1 without a negotiated extension');
+          if (assembler !== null && assembler.active) return this.#fail(ProtocolErrorCode.ExpectedContinuation, CloseCode.ProtocolError, 'new data frame while a fragmented message is in progress');
+          if (rsv1 && this.#extension === null) return this.#fail(ProtocolErrorCode.UnexpectedRsv1, CloseCode.ProtocolError, 'RSV1 without a negotiated extension');
         } else {
           return this.#fail(ProtocolErrorCode.InvalidOpcode, CloseCode.ProtocolError, `invalid opcode ${opcode}`);
         }
@@ -183,11 +185,7 @@ export class FrameParser {
         }
         if (masked) {
           const k = at + 2 + extended;
-          const key = this.#maskKey;
-          key[0] = header[k];
-          key[1] = header[k + 1];
-          key[2] = header[k + 2];
-          key[3] = header[k + 3];
+          this.#maskKey = header[k] | (header[k + 1] << 8) | (header[k + 2] << 16) | (header[k + 3] << 24);
         }
         q.skip(headerLength);
         this.#opcode = opcode;
@@ -200,11 +198,11 @@ export class FrameParser {
           continue;
         }
         // The limit is checked on the announced length, before a byte of the payload is buffered.
-        if (length > this.#maxPayload - this.#assembler.rawBytes) return this.#tooBig();
+        if (length > this.#maxPayload - (assembler === null ? 0 : assembler.rawBytes)) return this.#tooBig();
         if (fin && opcode !== 0 && !rsv1 && (length === 0 || q.contiguous(length))) {
           // The common case: a whole unfragmented frame in one chunk becomes the message without a copy.
           const data = length === 0 ? EMPTY : q.takePiece(length);
-          if (masked) maskRange(data, 0, length, this.#maskKey, 0, 0);
+          if (masked) maskWord(data, 0, length, this.#maskKey, 0);
           if (opcode === 0x1 && !isValidUtf8(data)) {
             return this.#fail(ProtocolErrorCode.InvalidUtf8, CloseCode.InvalidFramePayloadData, 'text message is not valid UTF-8');
           }
@@ -212,7 +210,7 @@ export class FrameParser {
           this.messageBinary = opcode === 0x2;
           return Step.Message;
         }
-        this.#assembler.startFrame(opcode, fin, rsv1, length);
+        (assembler ?? (this.#assembler = new MessageAssembler({ maxPayload: this.#maxPayload, extension: this.#extension }))).startFrame(opcode, fin, rsv1, length);
         this.#state = ParserState.DataPayload;
         continue;
       }
@@ -222,20 +220,20 @@ export class FrameParser {
           const piece = q.takePiece(this.#remaining);
           const n = piece.length;
           if (this.#masked) {
-            maskRange(piece, 0, n, this.#maskKey, 0, this.#phase);
+            maskWord(piece, 0, n, this.#maskKey, this.#phase);
             this.#phase = (this.#phase + n) & 3;
           }
           this.#remaining -= n;
-          const error = this.#assembler.addPayload(piece, q.lastSourceLength);
+          const error = (assembler as MessageAssembler).addPayload(piece, q.lastSourceLength);
           if (error !== null) return this.#failWith(error);
           if (this.#remaining > 0) continue;
         }
         this.#state = ParserState.Header;
-        const error = this.#assembler.endFrame();
+        const error = (assembler as MessageAssembler).endFrame();
         if (error !== null) return this.#failWith(error);
         if (this.#fin) {
-          this.messageBinary = this.#assembler.binary;
-          this.message = this.#assembler.takeMessage();
+          this.messageBinary = (assembler as MessageAssembler).binary;
+          this.message = (assembler as MessageAssembler).takeMessage();
           return Step.Message;
         }
         continue;
@@ -243,7 +241,7 @@ export class FrameParser {
       if (state === ParserState.ControlPayload) {
         if (q.length < this.#remaining) return Step.NeedMore;
         const payload = q.consume(this.#remaining);
-        if (this.#masked) maskRange(payload, 0, payload.length, this.#maskKey, 0, 0);
+        if (this.#masked) maskWord(payload, 0, payload.length, this.#maskKey, 0);
         this.#state = ParserState.Header;
         this.controlOpcode = this.#opcode;
         this.controlPayload = payload;

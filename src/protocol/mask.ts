@@ -20,34 +20,40 @@ const WORD_LOOP_MIN = 256;
  * using key byte `phase` (0-3): masking and unmasking are the same operation.
  */
 export function maskRange(data: Uint8Array, start: number, end: number, key: Uint8Array, keyOffset: number, phase: number): void {
+  maskWord(data, start, end, maskKeyWord(key, keyOffset), phase);
+}
+
+/** maskKeyWord packs the 4-byte key at `key[offset..offset+4)` into one number (key byte j in bits 8j..8j+7). */
+export function maskKeyWord(key: Uint8Array, offset: number): number {
+  return key[offset] | (key[offset + 1] << 8) | (key[offset + 2] << 16) | (key[offset + 3] << 24);
+}
+
+/** maskWord is `maskRange` with the key packed by `maskKeyWord` (a parser keeps it in a number field). */
+export function maskWord(data: Uint8Array, start: number, end: number, keyWord: number, phase: number): void {
   let i = start;
   let p = phase & 3;
   if (end - start >= WORD_LOOP_MIN && LITTLE_ENDIAN) {
     const lead = (4 - ((data.byteOffset + start) & 3)) & 3;
-    for (const stop = start + lead; i < stop; i++, p = (p + 1) & 3) data[i] ^= key[keyOffset + p];
+    for (const stop = start + lead; i < stop; i++, p = (p + 1) & 3) data[i] ^= keyWord >>> (p << 3);
     const words = (end - i) >>> 2;
-    const word =
-      key[keyOffset + p] |
-      (key[keyOffset + ((p + 1) & 3)] << 8) |
-      (key[keyOffset + ((p + 2) & 3)] << 16) |
-      (key[keyOffset + ((p + 3) & 3)] << 24);
+    // Rotated so that its low byte is key byte p: on a little-endian machine that byte meets data[i].
+    const word = p === 0 ? keyWord : (keyWord >>> (p << 3)) | (keyWord << (32 - (p << 3)));
     const view = new Uint32Array(data.buffer, data.byteOffset + i, words);
     for (let w = 0; w < words; w++) view[w] ^= word;
     i += words * 4;
   } else {
-    const k0 = key[keyOffset + p];
-    const k1 = key[keyOffset + ((p + 1) & 3)];
-    const k2 = key[keyOffset + ((p + 2) & 3)];
-    const k3 = key[keyOffset + ((p + 3) & 3)];
+    const k0 = (keyWord >>> (p << 3)) & 0xff;
+    const k1 = (keyWord >>> (((p + 1) & 3) << 3)) & 0xff;
+    const k2 = (keyWord >>> (((p + 2) & 3) << 3)) & 0xff;
+    const k3 = (keyWord >>> (((p + 3) & 3) << 3)) & 0xff;
     for (const stop = end - 3; i < stop; i += 4) {
       data[i] ^= k0;
       data[i + 1] ^= k1;
       data[i + 2] ^= k2;
       data[i + 3] ^= k3;
     }
-    p = (p + (i - start)) & 3;
   }
-  for (; i < end; i++, p = (p + 1) & 3) data[i] ^= key[keyOffset + p];
+  for (; i < end; i++, p = (p + 1) & 3) data[i] ^= keyWord >>> (p << 3);
 }
 
 let pool: Buffer = Buffer.allocUnsafeSlow(MASK_POOL_BYTES);

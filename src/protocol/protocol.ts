@@ -152,8 +152,12 @@ export class WebSocketProtocol {
       if (step === Step.NeedMore) return;
       if (step === Step.Message) {
         this.#events.push({ type: 'message', data: parser.message, binary: parser.messageBinary });
+        // Not kept here: an idle connection must not pin its last socket read.
+        parser.message = EMPTY;
       } else if (step === Step.Control) {
-        this.#onControl(parser.controlOpcode, parser.controlPayload);
+        const payload = parser.controlPayload;
+        parser.controlPayload = EMPTY;
+        this.#onControl(parser.controlOpcode, payload);
         if (!this.#reading) return;
       } else {
         this.#failConnection(parser.error as ProtocolError);

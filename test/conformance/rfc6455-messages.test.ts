@@ -209,3 +209,22 @@ test('receive accepts a plain Uint8Array chunk', () => {
   protocol.receive(new Uint8Array(clientFrame({ opcode: 1, payload: 'u8' })));
   assert.deepEqual(summarize(protocol.takeEvents()), [{ type: 'message', binary: false, data: Buffer.from('u8').toString('hex') }]);
 });
+
+test('a connection does not keep its last socket read alive after the events are taken', async () => {
+  const protocol = new WebSocketProtocol({ role: 'server' });
+  const feedOne = (): WeakRef<ArrayBuffer> => {
+    const bytes = Buffer.concat([clientFrame({ opcode: 1, payload: 'message' }), clientFrame({ opcode: 9, payload: 'ping' })]);
+    const chunk = Buffer.from(new Uint8Array(bytes).buffer); // its own ArrayBuffer
+    protocol.receive(chunk);
+    assert.equal(protocol.takeEvents().length, 2);
+    protocol.takeOutgoing();
+    return new WeakRef(chunk.buffer as ArrayBuffer);
+  };
+  const ref = feedOne();
+  await new Promise((resolve) => setImmediate(resolve));
+  gc();
+  await new Promise((resolve) => setImmediate(resolve));
+  gc();
+  assert.equal(ref.deref(), undefined);
+  assert.equal(protocol.failure, null);
+});
