@@ -19,6 +19,14 @@ export type {
 export { Heartbeat, DEFAULT_HEARTBEAT_INTERVAL } from './keepalive.js';
 export type { HeartbeatOptions, HeartbeatTarget } from './keepalive.js';
 export { WebSocket, CloseEvent, ErrorEvent } from './websocket.js';
-export type { WebSocketOptions, WebSocketData, BinaryType, CloseEventInit, ErrorEventInit } from './websocket.js';
+export type {
+  WebSocketOptions,
+  WebSocketData,
+  BinaryType,
+  CloseEventInit,
+  ErrorEventInit,
+  WebSocketEventMap,
+  WebSocketEventHandler,
+} from './websocket.js';
 export { connect } from './connect.js';
 export type { ConnectOptions, ClientOptions, ClientTlsOptions } from './connect.js';

@@ -33,8 +33,19 @@ export interface WebSocketOptions extends ClientOptions {
 /** WebSocketData is what `send()` accepts: text, or bytes as ArrayBuffer, a view of one, or a Blob. */
 export type WebSocketData = string | ArrayBufferLike | ArrayBufferView | Blob;
 
-type HandlerName = 'open' | 'message' | 'error' | 'close';
-type Handler = ((this: WebSocket, event: Event) => unknown) | null;
+/** WebSocketEventMap maps each WebSocket event type to the event class it is dispatched as. */
+export interface WebSocketEventMap {
+  open: Event;
+  message: MessageEvent;
+  error: ErrorEvent;
+  close: CloseEvent;
+}
+
+/** WebSocketEventHandler is the type of the `on*` attributes: a function of the event, called with `this` the socket. */
+export type WebSocketEventHandler<E extends Event = Event> = ((this: WebSocket, event: E) => unknown) | null;
+
+type HandlerName = keyof WebSocketEventMap;
+type Handler = WebSocketEventHandler;
 interface HandlerSlot {
   fn: Handler;
   listener: (event: Event) => void;
@@ -189,35 +200,35 @@ export class WebSocket extends EventTarget {
   }
 
   /** onopen is the `open` event handler attribute. */
-  get onopen(): Handler {
+  get onopen(): WebSocketEventHandler<Event> {
     return this.#getHandler('open');
   }
-  set onopen(fn: Handler) {
-    this.#setHandler('open', fn);
+  set onopen(fn: WebSocketEventHandler<Event>) {
+    this.#setHandler('open', fn as Handler);
   }
 
   /** onmessage is the `message` event handler attribute. */
-  get onmessage(): Handler {
+  get onmessage(): WebSocketEventHandler<MessageEvent> {
     return this.#getHandler('message');
   }
-  set onmessage(fn: Handler) {
-    this.#setHandler('message', fn);
+  set onmessage(fn: WebSocketEventHandler<MessageEvent>) {
+    this.#setHandler('message', fn as Handler);
   }
 
   /** onerror is the `error` event handler attribute. */
-  get onerror(): Handler {
+  get onerror(): WebSocketEventHandler<ErrorEvent> {
     return this.#getHandler('error');
   }
-  set onerror(fn: Handler) {
-    this.#setHandler('error', fn);
+  set onerror(fn: WebSocketEventHandler<ErrorEvent>) {
+    this.#setHandler('error', fn as Handler);
   }
 
   /** onclose is the `close` event handler attribute. */
-  get onclose(): Handler {
+  get onclose(): WebSocketEventHandler<CloseEvent> {
     return this.#getHandler('close');
   }
-  set onclose(fn: Handler) {
-    this.#setHandler('close', fn);
+  set onclose(fn: WebSocketEventHandler<CloseEvent>) {
+    this.#setHandler('close', fn as Handler);
   }
 
   /**
@@ -286,6 +297,28 @@ export class WebSocket extends EventTarget {
       return;
     }
     this.#connection?.close(closeCode, closeReason);
+  }
+
+  /** addEventListener adds a listener (EventTarget); typed per event for `open`, `message`, `error` and `close`. */
+  override addEventListener<K extends keyof WebSocketEventMap>(
+    type: K,
+    listener: ((this: WebSocket, event: WebSocketEventMap[K]) => unknown) | null,
+    options?: boolean | AddEventListenerOptions,
+  ): void;
+  override addEventListener(type: string, listener: EventListenerOrEventListenerObject | null, options?: boolean | AddEventListenerOptions): void;
+  override addEventListener(type: string, listener: unknown, options?: boolean | AddEventListenerOptions): void {
+    super.addEventListener(type, listener as EventListenerOrEventListenerObject | null, options);
+  }
+
+  /** removeEventListener removes a listener added with the same type, listener and capture flag (EventTarget). */
+  override removeEventListener<K extends keyof WebSocketEventMap>(
+    type: K,
+    listener: ((this: WebSocket, event: WebSocketEventMap[K]) => unknown) | null,
+    options?: boolean | EventListenerOptions,
+  ): void;
+  override removeEventListener(type: string, listener: EventListenerOrEventListenerObject | null, options?: boolean | EventListenerOptions): void;
+  override removeEventListener(type: string, listener: unknown, options?: boolean | EventListenerOptions): void {
+    super.removeEventListener(type, listener as EventListenerOrEventListenerObject | null, options);
   }
 
   #getHandler(type: HandlerName): Handler {
