@@ -8,6 +8,7 @@
  */
 import { SEND_SLAB_BYTES } from './limits.js';
 
+const EMPTY = Buffer.alloc(0);
 let slab: Buffer = Buffer.allocUnsafeSlow(SEND_SLAB_BYTES);
 let slabOffset = 0;
 
@@ -19,8 +20,8 @@ export class OutgoingQueue {
   #regionStart = 0;
   #regionEnd = 0;
   #reservedAt = 0;
-  /** The slab that the last `reserve()` offset refers to. */
-  buffer: Buffer = slab;
+  /** The slab that the last `reserve()` offset refers to, until `commit()` (then empty: an idle queue pins no slab). */
+  buffer: Buffer = EMPTY;
 
   /** bytes is the number of bytes queued and not yet taken. */
   get bytes(): number {
@@ -52,6 +53,7 @@ export class OutgoingQueue {
     this.#bytes += end - this.#reservedAt;
     slabOffset = end;
     this.#regionEnd = end;
+    this.buffer = EMPTY;
   }
 
   /** pushChunk queues `chunk` as it is, after everything queued before it (the caller must not change it). */

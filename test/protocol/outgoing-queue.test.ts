@@ -50,3 +50,14 @@ test('interleaved queues get separate chunks, and a full slab moves on to a new 
   assert.equal(Buffer.concat(a.take()).toString('latin1'), expectedA.join(''));
   assert.equal(Buffer.concat(b.take()).toString('latin1'), expectedB.join(''));
 });
+
+test('a queue pins no slab once its bytes are committed and taken', () => {
+  const q = new OutgoingQueue();
+  assert.equal(q.buffer.length, 0);
+  const at = q.reserve(3);
+  assert.ok(q.buffer.length >= 3);
+  q.buffer.write('abc', at, 'latin1');
+  q.commit(at + 3);
+  assert.equal(q.buffer.length, 0);
+  assert.deepEqual(q.take().map((b) => b.toString('latin1')), ['abc']);
+});
