@@ -142,8 +142,6 @@ export class Connection extends EventEmitter {
   readonly protocol: string;
   /** extensions is the negotiated `Sec-WebSocket-Extensions` value, `''` when none. */
   readonly extensions: string;
-  /** remoteAddress is the peer's IP address as the socket reported it when the connection was made. */
-  readonly remoteAddress: string | undefined;
 
   #socket: DrivenSocket;
   #core: WebSocketProtocol;
@@ -176,7 +174,6 @@ export class Connection extends EventEmitter {
     this.#core = options.protocol;
     this.protocol = options.subprotocol ?? '';
     this.extensions = options.extensions ?? '';
-    this.remoteAddress = socket.remoteAddress;
     this.#closeTimeout = options.closeTimeout ?? DEFAULT_CLOSE_TIMEOUT;
     this.#idleTimeout = options.idleTimeout ?? 0;
     this.#readPauseBytes = options.readPauseBytes ?? DEFAULT_READ_PAUSE_BYTES;
@@ -208,6 +205,14 @@ export class Connection extends EventEmitter {
   /** bufferedAmount is the bytes queued in the core plus the bytes the socket has not flushed yet. */
   get bufferedAmount(): number {
     return this.#core.outgoingBytes + (this.#socket.writableLength ?? 0);
+  }
+
+  /**
+   * remoteAddress is the peer's IP address. Read from the socket on first use (Node then keeps it), so idle
+   * connections that nobody asks about do not carry it; undefined when first asked after the socket was destroyed.
+   */
+  get remoteAddress(): string | undefined {
+    return this.#socket.remoteAddress;
   }
 
   /** wasClean tells, once closed, whether the closing handshake completed (RFC 6455 §7.1.4, the WHATWG `wasClean`). */
