@@ -25,17 +25,18 @@ export const MAX_FRAME_HEADER_BYTES = 14;
 export const MAX_SAFE_PAYLOAD_LENGTH = Number.MAX_SAFE_INTEGER;
 
 /**
- * COALESCE_MAX_BYTES: frames whose total size is below this are copied into one shared slab so the frames queued
+ * COALESCE_MAX_BYTES: frames whose total size is below this are copied into a shared slab so the frames queued
  * between two `takeOutgoing()` calls leave in one Buffer (one write). Bigger payloads pass through uncopied as their
- * own chunk: copying 16 KiB costs about as much as a second iovec entry saves.
+ * own chunk: past a few KiB a copy costs more than the extra iovec entry it saves.
  */
-export const COALESCE_MAX_BYTES = 16 * 1024;
+export const COALESCE_MAX_BYTES = 4 * 1024;
 
 /**
  * SEND_SLAB_BYTES is the size of the slab that small outgoing frames are written into, shared by all connections of
- * the process (like Node's Buffer pool), so an idle connection holds no send buffer.
+ * the process (like Node's 8 KiB Buffer pool), so an idle connection holds no send buffer. Kept small because a
+ * frame waiting on a slow socket keeps its whole slab alive.
  */
-export const SEND_SLAB_BYTES = 64 * 1024;
+export const SEND_SLAB_BYTES = 16 * 1024;
 
 /** MASK_POOL_BYTES: masking keys come from a crypto-random pool of this size, refilled when used up (2,048 keys). */
 export const MASK_POOL_BYTES = 8 * 1024;
