@@ -51,6 +51,12 @@ function respond101(request: IncomingMessage, socket: Duplex, extra: string[] = 
   );
 }
 
+function respond101WithFrame(request: IncomingMessage, socket: Duplex, frame: Buffer): void {
+  const key = String(request.headers['sec-websocket-key']);
+  const head = `HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: ${acceptKey(key)}\r\n\r\n`;
+  socket.write(Buffer.concat([Buffer.from(head), frame]));
+}
+
 function next<E extends Event = Event>(target: EventTarget, type: string): Promise<E> {
   return new Promise((resolve) => target.addEventListener(type, (event) => resolve(event as E), { once: true }));
 }
@@ -197,16 +203,8 @@ test('connect() rejects with a HandshakeError when its signal aborts the handsha
 });
 
 test('bytes the server sends right behind the 101 (the head) arrive as a message after open', async (t) => {
-  const { url } = await upgradeServer(t, (request, socket) => {
-    const key = String(request.headers['sec-websocket-key']);
-    // One write: the 101 and an unmasked text frame "hi".
-    socket.write(
-      Buffer.concat([
-        Buffer.from(`HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: ${acceptKey(key)}\r\n\r\n`),
-        Buffer.from([0x81, 0x02, 0x68, 0x69]),
-      ]),
-    );
-  });
+  // One write: the 101 and an unmasked text frame right behind it.
+  const { url } = await upgradeServer(t, (request, socket) => respond101WithFrame(request, socket, Buffer.from([0x81, 0x02, 0x68, 0x69])));
   const ws = new WebSocket(url);
   const order: string[] = [];
   ws.onopen = () => order.push('open');
@@ -350,15 +348,8 @@ test('an IPv6 literal URL connects to [::1] and sends a bracketed Host header', 
 });
 
 test('connect() delivers a message that arrived in the same read as the 101 to a listener added after await', async (t) => {
-  const { url } = await upgradeServer(t, (request, socket) => {
-    const key = String(request.headers['sec-websocket-key']);
-    socket.write(
-      Buffer.concat([
-        Buffer.from(`HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: ${acceptKey(key)}\r\n\r\n`),
-        Buffer.from([0x81, 0x07, ...Buffer.from('welcome')]),
-      ]),
-    );
-  });
+  // One write: the 101 and an unmasked text frame right behind it.
+  const { url } = await upgradeServer(t, (request, socket) => respond101WithFrame(request, socket, Buffer.from([0x81, 0x07, ...Buffer.from('welcome')])));
   const connection = await connect(url);
   t.after(() => connection.terminate());
   const [data] = (await once(connection, 'message')) as [Buffer];
@@ -366,15 +357,8 @@ test('connect() delivers a message that arrived in the same read as the 101 to a
 });
 
 test('a message in the same read as the 101 reaches an onmessage handler set after awaiting open (as in browsers)', async (t) => {
-  const { url } = await upgradeServer(t, (request, socket) => {
-    const key = String(request.headers['sec-websocket-key']);
-    socket.write(
-      Buffer.concat([
-        Buffer.from(`HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: ${acceptKey(key)}\r\n\r\n`),
-        Buffer.from([0x81, 0x07, ...Buffer.from('welcome')]),
-      ]),
-    );
-  });
+  // One write: the 101 and an unmasked text frame right behind it.
+  const { url } = await upgradeServer(t, (request, socket) => respond101WithFrame(request, socket, Buffer.from([0x81, 0x07, ...Buffer.from('welcome')])));
   const ws = new WebSocket(url);
   t.after(() => ws.close());
   await new Promise((resolve) => (ws.onopen = resolve));
