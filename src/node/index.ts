@@ -13,6 +13,7 @@ export type {
   HandleProtocols,
   UpgradeCallback,
   VerifyClient,
+  VerifyClientDone,
   VerifyClientInfo,
   WebSocketServerOptions,
 } from './server.js';

@@ -73,10 +73,14 @@ export interface VerifyClientInfo {
   req: IncomingMessage;
 }
 
-/** VerifyClient is ws's hook: sync `(info) => boolean`, or async `(info, done(result, code?, message?, headers?))`. */
-export type VerifyClient =
-  | ((info: VerifyClientInfo) => boolean)
-  | ((info: VerifyClientInfo, done: (result: boolean, code?: number, message?: string, headers?: Record<string, string>) => void) => void);
+/** VerifyClientDone is the async `verifyClient`'s answer: accept, or refuse with a status, message and headers. */
+export type VerifyClientDone = (result: boolean, code?: number, message?: string, headers?: Record<string, string>) => void;
+
+/**
+ * VerifyClient is ws's hook: sync `(info) => boolean`, or async `(info, done) => void` (told apart, as ws does, by the
+ * number of declared parameters).
+ */
+export type VerifyClient = (info: VerifyClientInfo, done: VerifyClientDone) => boolean | void;
 
 /** HandleProtocols picks one of the offered subprotocols (in the client's order), or `false` for none. */
 export type HandleProtocols = (protocols: Set<string>, request: IncomingMessage) => string | false;
@@ -157,6 +161,8 @@ function onRequest(request: IncomingMessage): void {
   // A plain HTTP request: from here on Node's own request timeouts apply.
   sharedDeadlines.cancel(takeDeadline(request.socket));
 }
+
+function noop(): void {}
 
 function destroyThis(this: Duplex): void {
   this.destroy();
@@ -413,13 +419,10 @@ export class WebSocketServer extends EventEmitter {
         const vinfo: VerifyClientInfo = { origin, secure: (request.socket as { encrypted?: boolean } | undefined)?.encrypted === true, req: request };
         if (verify.length >= 2) {
           return new Promise((resolve) => {
-            (verify as (i: VerifyClientInfo, d: (r: boolean, c?: number, m?: string, h?: Record<string, string>) => void) => void)(
-              vinfo,
-              (ok, code, message, headers) => resolve(ok ? true : { status: code ?? 401, body: message, headers }),
-            );
+            verify(vinfo, (ok, code, message, headers) => resolve(ok ? true : { status: code ?? 401, body: message, headers }));
           });
         }
-        if (!(verify as (i: VerifyClientInfo) => boolean)(vinfo)) return { status: 401 };
+        if (verify(vinfo, noop) !== true) return { status: 401 };
       }
       return true;
     };

@@ -228,3 +228,36 @@ test('an upgraded connection outlives the handshake timeout (Node request timeou
   ws.send('still here');
   assert.equal(((await once(ws, 'message'))[0] as Buffer).toString(), 'still here');
 });
+
+test('clientTracking: false keeps no clients set; connections still work and close', async (t) => {
+  const { wss, url } = await startServer(t, { clientTracking: false });
+  assert.equal(wss.clients, undefined);
+  const conn = new Promise<Connection>((resolve) => wss.on('connection', resolve));
+  const ws = await openWs(t, url);
+  const c = await conn;
+  const closed = once(c, 'close');
+  ws.close(1000);
+  assert.equal((await closed)[0], 1000);
+});
+
+test('a handleProtocols hook answering a protocol the client did not offer selects none', async (t) => {
+  const { port } = await startServer(t, { handleProtocols: () => 'never-offered' });
+  const socket = (await import('node:net')).connect(port, '127.0.0.1');
+  t.after(() => socket.destroy());
+  socket.write(upgradeRequest(port, { 'Sec-WebSocket-Protocol': 'a, b' }));
+  const [data] = (await once(socket, 'data')) as [Buffer];
+  assert.match(data.toString('latin1'), /^HTTP\/1\.1 101 /);
+  assert.doesNotMatch(data.toString('latin1'), /sec-websocket-protocol/i);
+});
+
+test('ws verifyClient (sync form) refusing gives 401', async (t) => {
+  const { url } = await startServer(t, { verifyClient: (info) => info.origin === 'https://ok.example' });
+  assert.equal((await unexpectedResponse(url)).status, 401);
+  await openWs(t, url, undefined, { origin: 'https://ok.example' });
+});
+
+test('shouldHandle compares the path without its query string', async (t) => {
+  const { wss } = await startServer(t, { path: '/ws' });
+  assert.equal(wss.shouldHandle({ url: '/ws?token=1' } as IncomingMessage), true);
+  assert.equal(wss.shouldHandle({ url: '/ws/other' } as IncomingMessage), false);
+});
