@@ -55,8 +55,11 @@ export interface AcceptInfo {
 
 /** AcceptRejection refuses an upgrade with an HTTP status (e.g. 401), optional headers and body. */
 export interface AcceptRejection {
+  /** HTTP status, e.g. 401, 403, 429. */
   status: number;
+  /** Response headers; default none (`Connection: close` and `Content-Length` are added). */
   headers?: Record<string, string | number | readonly string[]>;
+  /** Response body; default none. A string body is sent as `text/plain; charset=utf-8`. */
   body?: string | Buffer;
 }
 
@@ -68,8 +71,11 @@ export type AcceptHook = (info: AcceptInfo) => AcceptResult | Promise<AcceptResu
 
 /** VerifyClientInfo is ws's `verifyClient` argument. */
 export interface VerifyClientInfo {
+  /** The `Origin` header, if any. */
   origin: string | undefined;
+  /** Whether the request came over TLS. */
   secure: boolean;
+  /** The Node request. */
   req: IncomingMessage;
 }
 
