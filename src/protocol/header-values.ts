@@ -8,8 +8,9 @@
 // What this module does not do: parse HTTP (Node does), decide which extension parameters are acceptable
 // (deflate-params.ts does for permessage-deflate), or fold duplicate header lines (Node joins them with ", ").
 
-/** DEFAULT_MAX_HEADER_VALUE_LENGTH is the default bound (8 KiB) on one handshake header value given to a tokenizer. */
-export const DEFAULT_MAX_HEADER_VALUE_LENGTH = 8192;
+import { DEFAULT_MAX_HEADER_VALUE_LENGTH } from './limits.js';
+
+export { DEFAULT_MAX_HEADER_VALUE_LENGTH };
 
 /** ExtensionParam is one extension parameter: its name and its value, or `true` when it had no value. */
 export type ExtensionParam = [name: string, value: string | true];

@@ -60,3 +60,9 @@ export const DEFAULT_HANDSHAKE_TIMEOUT_MS = 10_000;
 
 /** DEFAULT_HEARTBEAT_INTERVAL_MS: how often a server pings each connection; silent ones are cut after a round (30 s). */
 export const DEFAULT_HEARTBEAT_INTERVAL_MS = 30_000;
+
+/**
+ * DEFAULT_MAX_HEADER_VALUE_LENGTH bounds one handshake header value given to a tokenizer (8 KiB): Node already caps
+ * the whole header block (16 KiB), this keeps a tokenizer's work per value small and linear.
+ */
+export const DEFAULT_MAX_HEADER_VALUE_LENGTH = 8192;
