@@ -188,6 +188,8 @@ export class Connection extends EventEmitter {
     s.on('end', Connection.#onSocketEnd);
     s.on('close', Connection.#onSocketClose);
     s.on('error', Connection.#onSocketError);
+    // A socket someone paused (readableFlowing false) would not start flowing by itself on a 'data' listener.
+    if (s.readableFlowing === false) s.resume();
     if (this.#idleTimeout > 0) {
       this.#lastActivity = performance.now();
       this.#idleDeadline = sharedDeadlines.schedule(this.#idleTimeout, Connection.#onIdleDeadline, this);
