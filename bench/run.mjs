@@ -50,12 +50,14 @@ function parseArgs(argv) {
 
 const args = parseArgs(process.argv.slice(2));
 const pinned = spawnSync('taskset', ['-c', '0', 'true']).status === 0;
+const fdLimit = Number(spawnSync('/bin/sh', ['-c', 'ulimit -n 65536 2>/dev/null || ulimit -n "$(ulimit -Hn)" 2>/dev/null; ulimit -n']).stdout?.toString().trim());
+if (fdLimit < 10100) console.warn(`open files limit ${fdLimit}: the 10,000-connection scenarios will fail (raise the hard limit)`);
 if (!pinned) console.warn('taskset is not available: servers and the load generator are NOT pinned to separate cores');
 
-/** pin wraps a node command so it runs on `core`, with the fd limit raised to the hard limit. */
+/** shellCommand wraps a node command so it runs on `core`, with the fd limit raised (65,536, else the hard limit). */
 function shellCommand(core, nodeArgs) {
   const quoted = [process.execPath, ...nodeArgs].map((a) => `'${String(a).replace(/'/g, `'\\''`)}'`).join(' ');
-  return `ulimit -n "$(ulimit -Hn)" 2>/dev/null; exec ${pinned ? `taskset -c ${core} ` : ''}${quoted}`;
+  return `ulimit -n 65536 2>/dev/null || ulimit -n "$(ulimit -Hn)" 2>/dev/null; exec ${pinned ? `taskset -c ${core} ` : ''}${quoted}`;
 }
 
 /** Child is one spawned process with a line reader over its stdout and the tail of its stderr kept for reasons. */
