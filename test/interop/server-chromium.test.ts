@@ -25,6 +25,7 @@ test('Chromium against our server', async (t) => {
   await t.test('echoes text and binary and closes with 4000 "bye"', (st) => echoAndClose(st, page, {}));
   await t.test('echoes with permessage-deflate negotiated', (st) => echoAndClose(st, page, { perMessageDeflate: true }));
   await t.test('sees the server-initiated close code and reason', (st) => serverClose(st, page));
+  await t.test('answers the heartbeat\'s pings and survives two rounds', (st) => heartbeat(st, page));
 });
 
 async function echoAndClose(t: TestContext, page: Page, options: { perMessageDeflate?: boolean }): Promise<void> {
@@ -114,4 +115,32 @@ async function serverClose(t: TestContext, page: Page): Promise<void> {
     });
   }, `ws://127.0.0.1:${port}/`);
   assert.deepEqual(close, { code: 4321, reason: 'server says bye', wasClean: true, protocol: 'chat.v1' });
+}
+
+async function heartbeat(t: TestContext, page: Page): Promise<void> {
+  const http = createServer((_req, res) => res.end(PAGE));
+  const wss = new WebSocketServer({ server: http, heartbeatInterval: 0 });
+  t.after(async () => {
+    await closeServer(wss);
+    http.closeAllConnections();
+    await new Promise((r) => http.close(r));
+  });
+  const connected = new Promise<Connection>((resolve) => wss.on('connection', resolve));
+  http.listen(0, '127.0.0.1');
+  await once(http, 'listening');
+  const port = (http.address() as { port: number }).port;
+  await page.goto(`http://127.0.0.1:${port}/`);
+  await page.evaluate(async (url: string) => {
+    const ws = new WebSocket(url);
+    (globalThis as unknown as { held: WebSocket }).held = ws;
+    await new Promise((resolve) => (ws.onopen = resolve));
+  }, `ws://127.0.0.1:${port}/`);
+  const conn = await connected;
+  for (let round = 0; round < 2; round++) {
+    const pong = once(conn, 'pong');
+    assert.equal(wss.heartbeat.runRound(), 0);
+    await pong;
+  }
+  assert.equal(wss.heartbeat.runRound(), 0, 'a browser that answered is not terminated');
+  assert.equal(conn.readyState, 1);
 }
