@@ -242,3 +242,33 @@ test('a peer that sends without reading makes the server stop reading once readP
   await raw.waitFor(count * (64 * 1024 + 4));
   assert.equal(echoed, count);
 });
+
+test('close then terminate twice emits close exactly once, and later calls are no-ops', async (t) => {
+  const { url, next } = await countingServer(t);
+  const pending = next();
+  await openWs(t, url);
+  const { conn } = await pending;
+  let closes = 0;
+  conn.on('close', () => closes++);
+  conn.close(1000, 'bye');
+  conn.terminate();
+  conn.terminate();
+  await once(conn, 'close');
+  conn.close(1000);
+  conn.terminate();
+  conn.ping();
+  await new Promise((r) => setTimeout(r, 20));
+  assert.equal(closes, 1);
+  assert.equal(conn.readyState, 3);
+  assert.equal(conn.wasClean, false);
+});
+
+test('pending send callbacks get an error when the socket is destroyed before the flush', async (t) => {
+  const { url, next } = await countingServer(t);
+  const pending = next();
+  await openWs(t, url);
+  const { conn } = await pending;
+  const result = new Promise<Error | undefined>((resolve) => conn.send('never written', resolve));
+  conn.terminate();
+  assert.ok((await result) instanceof Error);
+});
