@@ -76,7 +76,7 @@ export class Hub {
       deliver: (room, data) => this.#deliver(room, data),
       onError: (error) => this.#log.error({ err: error }, 'broker subscription failed'),
     });
-    this.#presence = new Presence({ broker: this.#broker, ttlMs: this.#o.presenceTtlMs });
+    this.#presence = new Presence({ broker: this.#broker, ttlMs: this.#o.presenceTtlMs, now: this.#now });
     this.#lastRefresh = this.#lastEviction = this.#now();
     this.#sweep = setInterval(() => this.sweep(), this.#o.sweepIntervalMs);
     this.#sweep.unref();
@@ -415,12 +415,14 @@ export class Hub {
     await this.#rooms.add(room, peer);
     if (peer.closed) return;
     let members: Member[];
+    let memberCount = 1;
     if (inbox) {
       members = [{ user: peer.user, connections: peer.state.peers.size }];
     } else {
       peer.present.add(room);
-      const presence = await this.#presence.enter(room, peer);
+      const presence = await this.#presence.enter(room, peer, this.#o.maxMembersListed);
       members = presence.members;
+      memberCount = presence.count;
       if (presence.entered && !wasMember && this.#rooms.members(room).size <= this.#o.presenceEventsUpTo) {
         await this.#publishPresence(room, 'join', peer.user, 1);
       }
@@ -441,8 +443,7 @@ export class Hub {
     const beyond = since !== undefined && since > page.latest;
     const entries = beyond ? [] : page.entries;
     const joined: JoinedMessage = {
-      type: 'joined', room, members: members.length > this.#o.maxMembersListed ? members.slice(0, this.#o.maxMembersListed) : members,
-      memberCount: members.length, epoch: page.epoch, offset: page.latest,
+      type: 'joined', room, members, memberCount, epoch: page.epoch, offset: page.latest,
       replay: {
         from: entries.length > 0 ? entries[0].offset : page.latest + 1,
         count: entries.length,

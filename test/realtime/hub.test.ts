@@ -459,3 +459,20 @@ test('a big room lists at most maxMembersListed members and stops presence event
   await settle();
   assert.equal(sockets[0].ofType('presence').length, 4, 'no leave event in a big room');
 });
+
+test('filling a room lists the broker presence once per refresh interval, not once per join', async (t) => {
+  let listings = 0;
+  class CountingBroker extends MemoryBroker {
+    override listPresence(room: string) {
+      listings += 1;
+      return super.listPresence(room);
+    }
+  }
+  const { connect } = setup(t, { broker: new CountingBroker(), maxConnectionsPerIp: 1000 });
+  const sockets = Array.from({ length: 300 }, (_, i) => connect({ id: `u${i}`, name: `U${i}` }));
+  for (const s of sockets) s.text({ type: 'join', room: 'crowd' });
+  await settle();
+  assert.equal(sockets.filter((s) => s.ofType('joined').length === 1).length, 300);
+  assert.equal(listings, 1, 'the clock did not move: one listing serves every join');
+  assert.equal(sockets[299].ofType('joined')[0].memberCount, 300);
+});
