@@ -391,6 +391,8 @@ export class WebSocketServer extends EventEmitter {
 
   #handshake(request: IncomingMessage, socket: Duplex, head: Buffer, cb: UpgradeCallback, deadline: Deadline): void {
     if (this.#state !== 'running') return this.#fail(socket, deadline, 503);
+    // As ws: a noServer user calling handleUpgrade for a path this server does not serve gets 400.
+    if (!this.shouldHandle(request)) return this.#fail(socket, deadline, 400, {}, 'no WebSocket endpoint at this path');
     const checked = validateClientRequest({ method: request.method, httpVersion: request.httpVersion, headers: request.headers });
     if (!checked.ok) return this.#fail(socket, deadline, checked.status, checked.headers, checked.reason);
     const origin = typeof request.headers.origin === 'string' ? request.headers.origin : undefined;

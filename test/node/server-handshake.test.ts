@@ -261,3 +261,17 @@ test('shouldHandle compares the path without its query string', async (t) => {
   assert.equal(wss.shouldHandle({ url: '/ws?token=1' } as IncomingMessage), true);
   assert.equal(wss.shouldHandle({ url: '/ws/other' } as IncomingMessage), false);
 });
+
+test('noServer with a path: handleUpgrade for another path answers 400', async (t) => {
+  const http = createServer();
+  const wss = new WebSocketServer({ noServer: true, path: '/ws', heartbeatInterval: 0 });
+  http.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => wss.handleUpgrade(req, socket, head, () => {}));
+  http.listen(0, '127.0.0.1');
+  await once(http, 'listening');
+  t.after(async () => {
+    await closeServer(wss);
+    await new Promise((r) => http.close(r));
+  });
+  const port = (http.address() as { port: number }).port;
+  assert.equal((await unexpectedResponse(`ws://127.0.0.1:${port}/elsewhere`)).status, 400);
+});
