@@ -6,7 +6,7 @@ const thirdParty = { regex: '^(?!node:|\\.)', message: 'This layer uses Node bui
 const upper = (layers) => layers.map((l) => ({ group: [`**/${l}/*`, `**/${l}`], message: `This layer may not import ${l}/ (see DESIGN.md).` }));
 
 export default tseslint.config(
-  { ignores: ['dist/**', 'web/dist/**', 'node_modules/**', 'test-artifacts/**', 'bench/results/**'] },
+  { ignores: ['dist/**', 'web/dist/**', 'node_modules/**', 'test-artifacts/**', 'bench/results/**', '.tmp/**', '**/*.tmp.*'] },
   js.configs.recommended,
   ...tseslint.configs.recommended,
   {
