@@ -63,8 +63,11 @@ export interface ChatServerOptions {
 export interface ChatServer {
   /** listen starts accepting and resolves to the bound port and host. */
   listen(): Promise<{ port: number; host: string }>;
-  /** close stops accepting, closes every connection with 1001, waits up to the drain time, and releases everything. */
-  close(): Promise<void>;
+  /**
+   * close stops accepting, closes every connection with `code` (default 1001 Going Away; 1012 Service Restart after a
+   * failure), waits up to the drain time, and releases everything. Later calls return the first call's promise.
+   */
+  close(options?: { code?: number; reason?: string }): Promise<void>;
   readonly hub: Hub;
   readonly httpServer: Server;
   readonly wss: WebSocketServer;
@@ -292,9 +295,9 @@ export function createChatServer(options: ChatServerOptions = {}): ChatServer {
         });
       });
     },
-    close() {
+    close(closeOptions = {}) {
       closing ??= (async () => {
-        await hub.close({ code: 1001, reason: 'server shutting down', drainMs });
+        await hub.close({ code: closeOptions.code ?? 1001, reason: closeOptions.reason ?? 'server shutting down', drainMs });
         await new Promise<void>((done) => wss.close(() => done()));
         await new Promise<void>((done) => {
           if (!httpServer.listening) {

@@ -206,9 +206,23 @@ export async function runServe(argv: readonly string[], env: Env = process.env, 
   }
   const { options } = parsed;
   let broker: RedisBroker | undefined;
+  const started: { server?: ReturnType<typeof createChatServer> } = {};
+  // Crash-only: without Redis this node can neither deliver nor store. Tell clients to come back (1012 Service
+  // Restart: the SDK retries, probably reaching a healthy node) and exit non-zero for the supervisor to restart us.
+  const lostRedis = (error: Error): void => {
+    io.stderr(`hayate serve: lost the connection to Redis: ${error.message}`);
+    const done = (): void => io.exit(1);
+    if (started.server === undefined) done();
+    else started.server.close({ code: 1012, reason: 'service restart' }).then(done, done);
+  };
   if (parsed.redis !== undefined) {
     try {
-      broker = await RedisBroker.connect({ url: parsed.redis.url, prefix: parsed.redis.prefix, historyLimit: options.historyLimit });
+      broker = await RedisBroker.connect({
+        url: parsed.redis.url,
+        prefix: parsed.redis.prefix,
+        historyLimit: options.historyLimit,
+        onConnectionLost: (error) => lostRedis(error),
+      });
     } catch (error) {
       io.stderr(`hayate serve: cannot connect to Redis at ${parsed.redis.url}: ${(error as Error).message}`);
       io.exit(1);
@@ -216,10 +230,11 @@ export async function runServe(argv: readonly string[], env: Env = process.env, 
     }
     options.broker = broker;
   }
-  const server = createChatServer(options);
+  const running = createChatServer(options);
+  started.server = running;
   let address: { port: number; host: string };
   try {
-    address = await server.listen();
+    address = await running.listen();
   } catch (error) {
     io.stderr(`hayate serve: cannot listen: ${(error as Error).message}`);
     await broker?.close();
@@ -238,14 +253,14 @@ export async function runServe(argv: readonly string[], env: Env = process.env, 
   const stop = (signal: NodeJS.Signals): void => {
     if (stopping) return;
     stopping = true;
-    server.logger.info({ signal }, 'shutting down');
+    running.logger.info({ signal }, 'shutting down');
     // Bounded: if closing hangs past the drain time plus a margin, give up with a failure code.
     const hard = setTimeout(() => {
       io.stderr('hayate serve: shutdown did not finish in time');
       io.exit(1);
     }, (options.shutdownDrainMs ?? 5_000) + 5_000);
     hard.unref();
-    server.close().then(() => broker?.close()).then(
+    running.close().then(() => broker?.close()).then(
       () => {
         clearTimeout(hard);
         io.exit(0);

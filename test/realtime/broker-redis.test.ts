@@ -102,3 +102,22 @@ test('presence records are shared by nodes and expire unless refreshed', async (
   await a.deletePresence('r', 'c1');
   assert.deepEqual(await a.listPresence('r'), []);
 });
+
+test('losing a Redis connection is reported once through onConnectionLost', async (t) => {
+  const url = await requireRedis(t);
+  if (url === null) return;
+  const name = `hayate-test-${randomBytes(4).toString('hex')}`;
+  const lost: Error[] = [];
+  const broker = await RedisBroker.connect({ url, prefix: `${name}:`, clientName: name, onConnectionLost: (e) => lost.push(e) });
+  t.after(() => broker.close());
+  const admin = await RedisConnection.open(url);
+  t.after(() => admin.close());
+  const list = String(await admin.command(['CLIENT', 'LIST']));
+  const ids = list.split('\n').filter((line) => line.includes(` name=${name}`)).map((line) => /id=(\d+)/.exec(line)?.[1]);
+  assert.equal(ids.length, 2, 'a command and a subscriber connection, named');
+  for (const id of ids) await admin.command(['CLIENT', 'KILL', 'ID', String(id)]);
+  while (lost.length === 0) await new Promise((resolve) => setTimeout(resolve, 5));
+  await new Promise((resolve) => setTimeout(resolve, 50));
+  assert.equal(lost.length, 1);
+  await assert.rejects(broker.append('r', '{}'));
+});

@@ -18,6 +18,14 @@ export interface RedisBrokerOptions {
   historyLimit?: number;
   /** Clock for presence expiry scores. Default `Date.now`. */
   now?: () => number;
+  /** Connection name shown by `CLIENT LIST` (no spaces). Default `hayate`. */
+  clientName?: string;
+  /**
+   * Called once when either connection to Redis is lost (the broker does not reconnect: live delivery and history
+   * stop working). Default: nothing. `hayate serve` closes its connections with 1012 and exits, for a supervisor to
+   * restart it.
+   */
+  onConnectionLost?: (error: Error) => void;
 }
 
 // Both history scripts refuse to run when the epoch key is not the one this node knows: Redis lost its data (or was
@@ -85,6 +93,7 @@ export class RedisBroker implements Broker {
   readonly #historyLimit: number;
   readonly #now: () => number;
   readonly #listeners = new Map<string, Set<ChannelListener>>();
+  #closed = false;
 
   private constructor(commands: RedisConnection, subscriber: RedisConnection, epoch: string, options: RedisBrokerOptions) {
     this.#commands = commands;
@@ -94,6 +103,14 @@ export class RedisBroker implements Broker {
     this.#historyLimit = options.historyLimit ?? 1000;
     this.#now = options.now ?? Date.now;
     subscriber.onMessage = (channel, payload) => this.#dispatch(channel, payload);
+    let lost = false;
+    const onLost = (error: Error): void => {
+      if (lost || this.#closed) return;
+      lost = true;
+      options.onConnectionLost?.(error);
+    };
+    commands.onError = onLost;
+    subscriber.onError = onLost;
   }
 
   /** connect opens both connections and reads (or creates) the epoch. */
@@ -108,6 +125,8 @@ export class RedisBroker implements Broker {
       commands.close();
       throw error;
     }
+    const name = options.clientName ?? 'hayate';
+    await Promise.all([commands.command(['CLIENT', 'SETNAME', name]), subscriber.command(['CLIENT', 'SETNAME', `${name}-sub`])]);
     await commands.command(['SET', `${prefix}epoch`, randomEpoch(), 'NX']);
     const epoch = text(await commands.command(['GET', `${prefix}epoch`]));
     return new RedisBroker(commands, subscriber, epoch, options);
@@ -206,6 +225,7 @@ export class RedisBroker implements Broker {
 
   /** close ends both connections. */
   async close(): Promise<void> {
+    this.#closed = true;
     this.#listeners.clear();
     this.#subscriber.close();
     this.#commands.close();
