@@ -3,7 +3,8 @@
 //   - publish/subscribe per channel (Redis Pub/Sub): live delivery to every node with members of a room;
 //   - room history by offset, within an epoch (Redis Streams, or a sorted set scored by offset): resume and replay;
 //   - presence records that expire (a sorted set scored by expiry time): who is in a room across nodes, and
-//     self-cleaning when a node dies.
+//     self-cleaning when a node dies;
+//   - remembered keys that expire (`SET NX PX`): duplicate suppression of resent client messages across nodes.
 // It does not know sockets, messages or users: payloads are opaque strings/bytes, keys are strings.
 
 /** ChannelListener receives one published payload, exactly as it was published. */
@@ -59,6 +60,14 @@ export interface Broker {
   deletePresence(room: string, key: string): Promise<void>;
   /** listPresence returns the unexpired presence records of `room`. */
   listPresence(room: string): Promise<PresenceRecord[]>;
+  /**
+   * remember stores `value` under `key` for `ttlMs` and resolves to null; when `key` already holds an unexpired value
+   * it keeps that one and resolves to it, unless `replace` is set (then it overwrites and resolves to null). The hub
+   * uses it for duplicate suppression across nodes (client message ids).
+   */
+  remember(key: string, value: string, ttlMs: number, options?: { replace?: boolean }): Promise<string | null>;
+  /** forget deletes `key`. */
+  forget(key: string): Promise<void>;
   /** close releases the broker's resources; subscriptions end. */
   close(): Promise<void>;
 }

@@ -523,29 +523,54 @@ export class Hub {
     });
   }
 
-  /** Runs `work` once per client message id (duplicates are acked with the first outcome), then acks it. */
+  /**
+   * Runs `work` once per client message id, then acks it. Duplicates are recognised locally (RecentIds, the same
+   * node) and through the broker (`remember`, any node): they are acked again, with the first outcome's offset when
+   * known, and not delivered again.
+   */
   async #once(peer: Peer, id: string | undefined, work: () => Promise<number>): Promise<void> {
+    if (id === undefined) {
+      await work();
+      return;
+    }
     const now = this.#now();
-    if (id !== undefined) {
-      const seen = peer.state.recent.get(id, now);
-      if (seen !== undefined) {
-        const offset = await seen;
-        if (offset !== undefined) {
-          this.#ack(peer, id, offset, true);
-          return;
-        }
+    const recent = peer.state.recent;
+    const seen = recent.get(id, now);
+    if (seen !== undefined) {
+      const offset = await seen;
+      if (offset !== undefined) {
+        this.#ack(peer, id, offset, true);
+        return;
       }
     }
-    const result = work();
-    if (id !== undefined) peer.state.recent.remember(id, result.catch(() => undefined), now);
-    let offset: number;
+    const attempt = this.#attempt(peer.user.id, id, work);
+    recent.remember(id, attempt.then((r) => r.offset, () => undefined), now);
+    let outcome: { offset: number | undefined; duplicate: boolean };
     try {
-      offset = await result;
+      outcome = await attempt;
     } catch (error) {
-      if (id !== undefined) peer.state.recent.forget(id);
+      recent.forget(id);
       throw error;
     }
-    this.#ack(peer, id, offset);
+    this.#ack(peer, id, outcome.offset, outcome.duplicate);
+  }
+
+  /** Claims `id` of `userId` in the broker, runs `work` when the claim is new, and records its offset there. */
+  async #attempt(userId: string, id: string, work: () => Promise<number>): Promise<{ offset: number | undefined; duplicate: boolean }> {
+    const key = `seen:${userId}:${id}`;
+    const ttlMs = this.#dedup.ttlMs ?? USER_STATE_IDLE_MS;
+    const prior = await this.#broker.remember(key, '', ttlMs);
+    if (prior !== null) return { offset: prior === '' ? undefined : Number(prior), duplicate: true };
+    let offset: number;
+    try {
+      offset = await work();
+    } catch (error) {
+      this.#broker.forget(key).catch((e: unknown) => this.#log.warn({ err: e }, 'forgetting a message id failed'));
+      throw error;
+    }
+    this.#broker.remember(key, String(offset), ttlMs, { replace: true })
+      .catch((e: unknown) => this.#log.warn({ err: e }, 'recording a message id failed'));
+    return { offset, duplicate: false };
   }
 
   /** Appends a record to a room's history and publishes the wire message; resolves to its offset. */

@@ -63,3 +63,20 @@ test('a client resumes on the other node with since and gets what it missed', as
   await reader.request({ type: 'join', room: 'r', since: 2, epoch: reader.ofType('welcome')[0].epoch }, 'j');
   assert.deepEqual(reader.ofType('chat').map((m) => m.text), ['m3', 'm4', 'm5']);
 });
+
+test('a message resent through the other node after a reconnect is delivered once', async (t) => {
+  const urls = await cluster(t);
+  if (urls === null) return;
+  const bob = await connect(t, urls[1], { token: await token('bob') });
+  await bob.request({ type: 'join', room: 'r' }, 'j');
+  const first = await connect(t, urls[0], { token: await token('alice') });
+  await first.request({ type: 'join', room: 'r' }, 'j');
+  assert.equal((await first.request({ type: 'chat', room: 'r', text: 'once' }, 'msg-1')).duplicate, undefined);
+  await first.close();
+  const again = await connect(t, urls[1], { token: await token('alice') });
+  await again.request({ type: 'join', room: 'r' }, 'j');
+  const ack = await again.request({ type: 'chat', room: 'r', text: 'once' }, 'msg-1');
+  assert.deepEqual([ack.type, ack.offset, ack.duplicate], ['ack', 1, true]);
+  await bob.request({ type: 'ping' }, 'sync');
+  assert.equal(bob.ofType('chat').length, 1);
+});

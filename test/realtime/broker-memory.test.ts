@@ -52,3 +52,16 @@ test('presence records expire unless refreshed', async () => {
   await broker.deletePresence('r', 'c1');
   assert.deepEqual(await broker.listPresence('r'), []);
 });
+
+test('remember keeps the first value of a key until it expires, unless replaced; forget deletes it', async () => {
+  let now = 0;
+  const broker = new MemoryBroker({ now: () => now });
+  assert.equal(await broker.remember('k', 'first', 1000), null);
+  assert.equal(await broker.remember('k', 'second', 1000), 'first');
+  assert.equal(await broker.remember('k', 'third', 1000, { replace: true }), null);
+  assert.equal(await broker.remember('k', 'x', 1000), 'third');
+  now = 2000;
+  assert.equal(await broker.remember('k', 'fresh', 1000), null, 'expired');
+  await broker.forget('k');
+  assert.equal(await broker.remember('k', 'again', 1000), null);
+});

@@ -121,3 +121,15 @@ test('losing a Redis connection is reported once through onConnectionLost', asyn
   assert.equal(lost.length, 1);
   await assert.rejects(broker.append('r', '{}'));
 });
+
+test('remember is shared by nodes: the first value wins until replaced or forgotten', async (t) => {
+  const setup = await brokers(t, 2);
+  if (setup === null) return;
+  const [a, b] = setup.list;
+  assert.equal(await a.remember('seen:u:1', '', 60_000), null);
+  assert.equal(await b.remember('seen:u:1', '', 60_000), '');
+  await a.remember('seen:u:1', '7', 60_000, { replace: true });
+  assert.equal(await b.remember('seen:u:1', '', 60_000), '7');
+  await b.forget('seen:u:1');
+  assert.equal(await a.remember('seen:u:1', '', 60_000), null);
+});

@@ -476,3 +476,25 @@ test('filling a room lists the broker presence once per refresh interval, not on
   assert.equal(listings, 1, 'the clock did not move: one listing serves every join');
   assert.equal(sockets[299].ofType('joined')[0].memberCount, 300);
 });
+
+test('a message id resent to another node is acked as a duplicate and not delivered again', async (t) => {
+  const broker = new MemoryBroker();
+  const nodeA = new Hub({ broker, sweepIntervalMs: 60_000 });
+  const nodeB = new Hub({ broker, sweepIntervalMs: 60_000 });
+  t.after(() => Promise.all([nodeA.close({ drainMs: 10 }), nodeB.close({ drainMs: 10 })]));
+  const onA = new FakeSocket();
+  nodeA.addConnection(onA, { user: alice });
+  const listener = new FakeSocket();
+  nodeB.addConnection(listener, { user: bob });
+  await join(onA, 'r');
+  await join(listener, 'r');
+  onA.text({ type: 'chat', id: 'once', room: 'r', text: 'hello' });
+  await settle();
+  const onB = new FakeSocket();
+  nodeB.addConnection(onB, { user: alice });
+  await join(onB, 'r');
+  onB.text({ type: 'chat', id: 'once', room: 'r', text: 'hello' });
+  await settle();
+  assert.equal(listener.ofType('chat').length, 1);
+  assert.deepEqual(onB.ofType('ack'), [{ type: 'ack', id: 'once', ok: true, offset: 1, duplicate: true }]);
+});

@@ -15,6 +15,9 @@ export interface MemoryBrokerOptions {
   now?: () => number;
 }
 
+/** Remembered keys kept at most (duplicate-suppression ids of all users); the oldest go first beyond it. */
+const MAX_REMEMBERED = 200_000;
+
 interface PresenceEntry {
   value: string;
   expiresAt: number;
@@ -34,6 +37,7 @@ export class MemoryBroker implements Broker {
   readonly #channels = new Map<string, Set<ChannelListener>>();
   readonly #histories = new Map<string, RoomHistory>();
   readonly #presence = new Map<string, Map<string, PresenceEntry>>();
+  readonly #remembered = new Map<string, PresenceEntry>();
   #closed = false;
 
   /** Creates an empty broker. */
@@ -129,6 +133,32 @@ export class MemoryBroker implements Broker {
     }
     if (records.size === 0) this.#presence.delete(room);
     return Promise.resolve(out);
+  }
+
+  /** remember keeps `value` under `key` for `ttlMs` unless an unexpired value is there (then resolves to it). */
+  remember(key: string, value: string, ttlMs: number, options: { replace?: boolean } = {}): Promise<string | null> {
+    const now = this.#now();
+    const existing = this.#remembered.get(key);
+    if (existing !== undefined && existing.expiresAt > now && options.replace !== true) return Promise.resolve(existing.value);
+    this.#remembered.delete(key);
+    this.#remembered.set(key, { value, expiresAt: now + ttlMs });
+    if (this.#remembered.size > MAX_REMEMBERED) this.#prune(now);
+    return Promise.resolve(null);
+  }
+
+  /** forget deletes `key`. */
+  forget(key: string): Promise<void> {
+    this.#remembered.delete(key);
+    return Promise.resolve();
+  }
+
+  /** Drops expired keys, then the oldest ones while over the bound. */
+  #prune(now: number): void {
+    for (const [key, entry] of this.#remembered) if (entry.expiresAt <= now) this.#remembered.delete(key);
+    for (const key of this.#remembered.keys()) {
+      if (this.#remembered.size <= MAX_REMEMBERED * 0.9) break;
+      this.#remembered.delete(key);
+    }
   }
 
   /** close drops every subscription; later appends fail. */

@@ -223,6 +223,22 @@ export class RedisBroker implements Broker {
     return records;
   }
 
+  /** remember is `SET key value NX PX ttl GET` (Redis ≥ 7.0), or a plain `SET ... PX` with `replace`. */
+  async remember(key: string, value: string, ttlMs: number, options: { replace?: boolean } = {}): Promise<string | null> {
+    const name = `${this.#prefix}remember:${key}`;
+    if (options.replace === true) {
+      await this.#commands.command(['SET', name, value, 'PX', Math.max(1, Math.round(ttlMs))]);
+      return null;
+    }
+    const previous = await this.#commands.command(['SET', name, value, 'NX', 'PX', Math.max(1, Math.round(ttlMs)), 'GET']);
+    return previous === null ? null : text(previous);
+  }
+
+  /** forget is `DEL`. */
+  async forget(key: string): Promise<void> {
+    await this.#commands.command(['DEL', `${this.#prefix}remember:${key}`]);
+  }
+
   /** close ends both connections. */
   async close(): Promise<void> {
     this.#closed = true;
