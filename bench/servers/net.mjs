@@ -1,8 +1,9 @@
 // The platform baseline: a bare Node `net` server that speaks just enough RFC 6455 to pump the same bytes. It answers
 // the upgrade by hand (§4.2.2: Sec-WebSocket-Accept = base64(SHA-1(key + GUID))), parses frame headers minimally,
 // unmasks each payload while copying it into one output buffer per read (bufferutil's native mask for long pieces,
-// as ws uses), and writes every frame of that read back, unmasked, in ONE write. Broadcast: each finished message is
-// framed once and the same Buffer is written to every socket.
+// as ws uses), and writes every frame of that read back, unmasked, in ONE write. Broadcast: the messages finished in a
+// read are framed once and the same Buffer is written to every socket (one write per socket per read, as a server
+// that batches the writes of a tick does).
 //
 // Deliberately not a WebSocket server: no validation at all (no UTF-8, limits, fragments, extensions); control
 // frames are dropped, a Close destroys the socket. It shows what the platform costs, nothing more.
@@ -78,7 +79,7 @@ function onConnection(socket) {
       } else {
         frame = out.subarray(frameStart, o);
       }
-      if (broadcast) sendToAll(frame);
+      if (broadcast) writes.push(frame);
     };
     const n = chunk.length;
     let i = 0;
@@ -150,14 +151,17 @@ function onConnection(socket) {
         if (len === 0) finish();
       }
     }
-    if (!broadcast) {
-      if (o > runStart) writes.push(out.subarray(runStart, o));
-      if (writes.length === 1) socket.write(writes[0]);
-      else if (writes.length > 1) {
-        socket.cork();
-        for (const w of writes) socket.write(w);
-        socket.uncork();
-      }
+    if (broadcast) {
+      // the messages finished in this read go to every socket in one write each
+      if (writes.length > 0) sendToAll(writes.length === 1 ? writes[0] : Buffer.concat(writes));
+      return;
+    }
+    if (o > runStart) writes.push(out.subarray(runStart, o));
+    if (writes.length === 1) socket.write(writes[0]);
+    else if (writes.length > 1) {
+      socket.cork();
+      for (const w of writes) socket.write(w);
+      socket.uncork();
     }
   };
 
