@@ -18,6 +18,7 @@ import type { Socket } from 'node:net';
 import { performance } from 'node:perf_hooks';
 import { InvalidStateError, PreparedMessage, WebSocketError, type ProtocolError, type WebSocketProtocol } from '../protocol/index.js';
 import { sharedDeadlines, type Deadline } from './deadline-timer.js';
+import { MessageStream, type MessageSink, type MessageStreamOptions } from './message-stream.js';
 
 /** ReadyState lists a Connection's states with WHATWG/ws numbering. */
 export const ReadyState = { CONNECTING: 0, OPEN: 1, CLOSING: 2, CLOSED: 3 } as const;
@@ -76,7 +77,8 @@ type DrivenSocket = Socket & { [kConnection]?: Connection };
 
 // Bits of Connection's packed state: reading (dispatching a read), queued for the shared flush, streaming a fragmented
 // send, TCP end sent, socket closed, terminated by us, cut by the close timeout, waiting to emit drain, bytes arrived
-// since the heartbeat last looked, reading paused by the app, reading paused because too much waits to be written.
+// since the heartbeat last looked, reading paused by the app, reading paused because too much waits to be written,
+// dispatching the events of a read that precede the peer's Close (reported OPEN, as ws), a message stream is open.
 const Flag = {
   inRead: 1,
   queued: 2,
@@ -89,6 +91,8 @@ const Flag = {
   alive: 256,
   userPaused: 512,
   writePaused: 1024,
+  dispatchOpen: 2048,
+  streaming: 4096,
 } as const;
 
 const EMPTY = Buffer.alloc(0);
@@ -154,6 +158,9 @@ export class Connection extends EventEmitter {
   #callbacks: SendCallback[] | null = null;
   #writeBatches: (SendCallback[] | null)[] | null = null;
   #writeHead = 0;
+  // Sends made while a message stream is open, sent in order once it ends.
+  #held: [ConnectionData, SendOptions | undefined, SendCallback | undefined][] | null = null;
+  #streamBinary = true;
   #closeCode = 1006;
   #closeReason: Buffer = EMPTY;
   #wasClean = false;
@@ -201,6 +208,9 @@ export class Connection extends EventEmitter {
   get readyState(): 0 | 1 | 2 | 3 {
     if (this.#has(Flag.closed)) return ReadyState.CLOSED;
     if (this.#has(Flag.terminated | Flag.ended)) return ReadyState.CLOSING;
+    // The core parsed the whole read, Close included; the messages that came before the Close still see OPEN, as a
+    // ws user's handler does (ws parses and emits one frame at a time).
+    if (this.#has(Flag.dispatchOpen)) return ReadyState.OPEN;
     return this.#core.readyState === 1 ? ReadyState.OPEN : ReadyState.CLOSING;
   }
 
@@ -236,15 +246,20 @@ export class Connection extends EventEmitter {
    * send queues one message (or, with `fin: false`, one fragment of a streamed message) and writes it within this tick.
    * Strings go as text unless `binary: true`; bytes go as binary unless `binary: false`; a PreparedMessage (from
    * `prepare()`) is written as framed. `cb(err?)` runs once the bytes were handed to the socket. When the connection is
-   * not open the data is dropped and `cb` gets an error (as ws).
+   * not open the data is dropped and `cb` gets an error (as ws). While a `createMessageStream()` stream is open, sends
+   * are held (not counted in `bufferedAmount`) and go out in order after its final frame.
    */
   send(data: ConnectionData, options?: SendOptions | SendCallback, cb?: SendCallback): void {
     if (typeof options === 'function') {
       cb = options;
       options = undefined;
     }
-    if (this.readyState !== ReadyState.OPEN) {
+    if (this.readyState !== ReadyState.OPEN || this.#core.readyState !== 1) {
       if (cb !== undefined) process.nextTick(cb, this.#notOpenError());
+      return;
+    }
+    if (this.#has(Flag.streaming)) {
+      (this.#held ??= []).push([data, options, cb]);
       return;
     }
     const core = this.#core;
@@ -258,6 +273,54 @@ export class Connection extends EventEmitter {
     }
     if (cb !== undefined) (this.#callbacks ??= []).push(cb);
     this.#schedule();
+  }
+
+  /**
+   * createMessageStream opens a Writable that sends one message (binary unless `binary: false`) as fragments, one frame
+   * per written chunk, and ends it with a FIN frame on `end()`. Backpressure: a chunk's callback runs once the socket
+   * took its frame, so `pipeline(readable, stream)` holds at most about the stream's highWaterMark (64 KiB) plus one
+   * chunk, however long the message. It errors with InvalidStateError if the connection closes first; destroying it
+   * before `end()` closes the connection with 1011. Other sends wait until the stream ends. Throws InvalidStateError
+   * when the connection is not open or a message (stream or `fin: false` sends) is already in progress.
+   */
+  createMessageStream(options: MessageStreamOptions = {}): MessageStream {
+    if (this.readyState !== ReadyState.OPEN || this.#core.readyState !== 1) throw this.#notOpenError();
+    if (this.#has(Flag.streaming | Flag.fragmenting)) {
+      throw new InvalidStateError('a fragmented message is in progress; finish it before opening a message stream');
+    }
+    this.#set(Flag.streaming, true);
+    this.#streamBinary = options.binary !== false;
+    return new MessageStream((this.#sink ??= this.#makeSink()), options);
+  }
+
+  #sink: MessageSink | null = null;
+
+  #makeSink(): MessageSink {
+    return {
+      events: this,
+      fragment: (data, fin, cb) => this.#streamFragment(data, fin, cb),
+      release: (aborted) => this.#endStream(aborted),
+    };
+  }
+
+  #streamFragment(data: Buffer, fin: boolean, cb: SendCallback): void {
+    if (this.readyState !== ReadyState.OPEN || this.#core.readyState !== 1) {
+      process.nextTick(cb, this.#notOpenError());
+      return;
+    }
+    this.#core.sendFragment(this.#streamBinary ? 'binary' : 'text', data, fin);
+    (this.#callbacks ??= []).push(cb);
+    this.#schedule();
+  }
+
+  #endStream(aborted: boolean): void {
+    if (!this.#has(Flag.streaming)) return;
+    this.#set(Flag.streaming, false);
+    // A started message cannot be withdrawn (RFC 6455 has no way to cancel one): close rather than send a truncated one.
+    if (aborted && this.readyState === ReadyState.OPEN) this.close(1011, 'message stream aborted');
+    const held = this.#held;
+    this.#held = null;
+    if (held !== null) for (const [data, options, cb] of held) this.send(data, options, cb);
   }
 
   /** ping sends a Ping frame with up to 125 bytes of application data (RFC 6455 §5.5.2); ignored when not open. */
@@ -452,10 +515,15 @@ export class Connection extends EventEmitter {
     this.#socket.end();
   }
 
-  #dispatch(): void {
+  // `wasOpen`: the core was open before this read. When the read also closed it (a Close or a failure came in), the
+  // events before the first close/error event are dispatched with readyState OPEN.
+  #dispatch(wasOpen: boolean): void {
     const events = this.#core.takeEvents();
+    let open = wasOpen && this.#core.readyState !== 1;
     for (let i = 0; i < events.length; i++) {
       const event = events[i];
+      if (open && (event.type === 'close' || event.type === 'error')) open = false;
+      this.#set(Flag.dispatchOpen, open);
       switch (event.type) {
         case 'message':
           this.emit('message', event.data, event.binary);
@@ -476,6 +544,7 @@ export class Connection extends EventEmitter {
           break;
       }
     }
+    this.#set(Flag.dispatchOpen, false);
   }
 
   #emitError(error: ProtocolError): void {
@@ -490,10 +559,11 @@ export class Connection extends EventEmitter {
     if (conn.#idleTimeout > 0) conn.#lastActivity = performance.now();
     conn.#set(Flag.inRead, true);
     try {
+      const wasOpen = conn.#core.readyState === 1;
       conn.#core.receive(chunk);
-      conn.#dispatch();
+      conn.#dispatch(wasOpen);
     } finally {
-      conn.#set(Flag.inRead, false);
+      conn.#set(Flag.inRead | Flag.dispatchOpen, false);
       conn.#afterStep();
     }
   };
@@ -504,7 +574,7 @@ export class Connection extends EventEmitter {
     conn.#set(Flag.inRead, true);
     try {
       conn.#core.receiveEof();
-      conn.#dispatch();
+      conn.#dispatch(false);
     } finally {
       conn.#set(Flag.inRead, false);
       conn.#afterStep();

@@ -17,6 +17,8 @@ export type {
   VerifyClientInfo,
   WebSocketServerOptions,
 } from './server.js';
+export { MessageStream } from './message-stream.js';
+export type { MessageStreamOptions } from './message-stream.js';
 export { Heartbeat, DEFAULT_HEARTBEAT_INTERVAL } from './keepalive.js';
 export type { HeartbeatOptions, HeartbeatTarget } from './keepalive.js';
 export { WebSocket, CloseEvent, ErrorEvent } from './websocket.js';
