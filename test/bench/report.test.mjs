@@ -40,7 +40,7 @@ test('a server that failed or was skipped gets one row with the reason, and no r
   const rows = summarize(echo, runs, new Map([['uws', 'not installed']]));
   assert.deepEqual(rows.map((r) => [r.server, r.status]), [['hayate', 'failed'], ['ws', 'ok'], ['uws', 'skipped']]);
   const md = formatMarkdown(rows, { date: 'd', machine: 'm', command: 'npm run bench', pinned: true, elapsed: 1 });
-  assert.match(md, /\| echo-small \| hayate \|  \| failed \(cannot load dist\/node\/index\.js\) \|/);
+  assert.match(md, /\| echo-small \| hayate \| {2}\| failed \(cannot load dist\/node\/index\.js\) \|/);
   assert.match(md, /skipped \(not installed\)/);
   assert.equal(rows.find((r) => r.server === 'ws').vsNet, null);
 });
