@@ -34,7 +34,7 @@ Every option can also be set with the environment variable shown (flags win).
   --max-message-bytes <n>        largest client message                HAYATE_MAX_MESSAGE_BYTES default 65536
   --max-buffered-bytes <n>       send queue bound (slow consumers)     HAYATE_MAX_BUFFERED_BYTES default 1048576
   --heartbeat-ms <n>             transport ping interval (0 = off)     HAYATE_HEARTBEAT_MS   default 30000
-  --deflate                      negotiate permessage-deflate          HAYATE_DEFLATE=1      default off
+  --no-deflate                   do not negotiate permessage-deflate   HAYATE_DEFLATE=0      default on (no context takeover)
   --web-root <dir>               static files served at /              HAYATE_WEB_ROOT       default web/dist of the package
   --drain-ms <n>                 shutdown drain time                   HAYATE_DRAIN_MS       default 5000
   -h, --help                     show this help
@@ -66,7 +66,7 @@ const OPTIONS = {
   'max-message-bytes': { type: 'string' },
   'max-buffered-bytes': { type: 'string' },
   'heartbeat-ms': { type: 'string' },
-  deflate: { type: 'boolean' },
+  'no-deflate': { type: 'boolean' },
   'web-root': { type: 'string' },
   'drain-ms': { type: 'string' },
   help: { type: 'boolean', short: 'h' },
@@ -81,6 +81,10 @@ type Env = Record<string, string | undefined>;
 
 function truthy(value: string | undefined): boolean {
   return value !== undefined && /^(1|true|yes|on)$/i.test(value);
+}
+
+function falsy(value: string | undefined): boolean {
+  return value !== undefined && /^(0|false|no|off)$/i.test(value);
 }
 
 /** parseServeArgs turns `hayate serve` arguments and the environment into options (or `help`); throws UsageError. */
@@ -133,7 +137,7 @@ export function parseServeArgs(
     },
     historyLimit: int('history', 0, 'HAYATE_HISTORY') ?? 1000,
     heartbeatMs: int('heartbeat-ms', 0, 'HAYATE_HEARTBEAT_MS') ?? 30_000,
-    perMessageDeflate: values.deflate === true || truthy(env.HAYATE_DEFLATE),
+    perMessageDeflate: values['no-deflate'] !== true && !falsy(env.HAYATE_DEFLATE),
     webRoot: str('web-root', 'HAYATE_WEB_ROOT'),
     shutdownDrainMs: int('drain-ms', 0, 'HAYATE_DRAIN_MS') ?? 5_000,
     processMetrics: true,

@@ -304,6 +304,7 @@ export const CLOSE_POLICY = {
   1001: 'retry',
   1006: 'retry',
   1008: 'stop',
+  1009: 'stop',
   1011: 'retry',
   1012: 'retry',
   1013: 'retry',

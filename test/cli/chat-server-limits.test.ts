@@ -48,6 +48,9 @@ test('over the rate limit: rate_limited with retryAfterMs, then 1008 on sustaine
 
 test('a client that stops reading is closed with 1013 while the others keep receiving', async (t) => {
   const { url, server } = await startServer(t, {
+    // Bulk binary is sent uncompressed here: the ws client would queue hundreds of 60 KB compressions behind its
+    // async zlib and stall the sender; compressed broadcasts are covered in chat-server-transport.test.ts.
+    perMessageDeflate: false,
     limits: {
       maxBufferedBytes: 256 * 1024,
       hardMaxBufferedBytes: 64 * 1024 * 1024,

@@ -23,6 +23,20 @@ test('with permessage-deflate a broadcast reaches compressing and plain clients 
   for (const c of [compressed, plain]) assert.equal((await c.next('chat')).text, text);
 });
 
+test('by default the chat server negotiates permessage-deflate without context takeover in either direction', async (t) => {
+  const { url } = await startServer(t, {});
+  const ws = new WebSocket(url, { headers: { authorization: `Bearer ${await token('default-deflate')}` } });
+  t.after(() => ws.terminate());
+  const response = await new Promise<import('node:http').IncomingMessage>((resolve, reject) => {
+    ws.once('upgrade', resolve);
+    ws.once('error', reject);
+  });
+  const negotiated = String(response.headers['sec-websocket-extensions']);
+  assert.match(negotiated, /^permessage-deflate/);
+  assert.match(negotiated, /server_no_context_takeover/);
+  assert.match(negotiated, /client_no_context_takeover/);
+});
+
 test('serves wss:// with a TLS certificate and key', async (t) => {
   const dir = mkdtempSync(join(tmpdir(), 'hayate-tls-'));
   t.after(() => rmSync(dir, { recursive: true, force: true }));

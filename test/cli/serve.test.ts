@@ -32,6 +32,16 @@ test('serve options come from flags, then the environment, then defaults', () =>
   assert.throws(() => parseServeArgs(['--dev', '--redis', 'http://x'], {}), /redis:\/\/ URL/);
 });
 
+test('permessage-deflate is on by default and off with --no-deflate or HAYATE_DEFLATE=0', () => {
+  const on = parseServeArgs(['--dev'], {});
+  const offByFlag = parseServeArgs(['--dev', '--no-deflate'], {});
+  const offByEnv = parseServeArgs(['--dev'], { HAYATE_DEFLATE: '0' });
+  assert.ok(!on.help && !offByFlag.help && !offByEnv.help);
+  assert.equal(on.options.perMessageDeflate, true);
+  assert.equal(offByFlag.options.perMessageDeflate, false);
+  assert.equal(offByEnv.options.perMessageDeflate, false);
+});
+
 test('serve refuses bad options: no auth outside dev mode, bad numbers, unknown flags, half a TLS pair', () => {
   assert.throws(() => parseServeArgs([], {}), UsageError);
   assert.throws(() => parseServeArgs(['--dev', '--port', 'eighty'], {}), /--port must be an integer/);
