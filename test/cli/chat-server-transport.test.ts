@@ -4,6 +4,7 @@ import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
+import type { IncomingMessage } from 'node:http';
 import { join } from 'node:path';
 import WebSocket from 'ws';
 import { Client, connect, startServer, token } from './helpers.js';
@@ -27,7 +28,7 @@ test('by default the chat server negotiates permessage-deflate without context t
   const { url } = await startServer(t, {});
   const ws = new WebSocket(url, { headers: { authorization: `Bearer ${await token('default-deflate')}` } });
   t.after(() => ws.terminate());
-  const response = await new Promise<import('node:http').IncomingMessage>((resolve, reject) => {
+  const response = await new Promise<IncomingMessage>((resolve, reject) => {
     ws.once('upgrade', resolve);
     ws.once('error', reject);
   });
