@@ -1,21 +1,29 @@
 // Two chat servers sharing one Redis (the Redis broker): users on different nodes share rooms, DMs, presence and
-// history, as if there were one server.
+// history, as if there were one server, also after a node's Redis connections were killed and came back.
 import { test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { requireRedis } from '../helpers/redis.js';
 import { RedisBroker } from '../../src/realtime/brokers/redis.js';
-import { RedisConnection } from '../../src/realtime/brokers/redis-connection.js';
+import { Redis } from 'ioredis';
 import { createChatServer } from '../../src/cli/chat-server.js';
 import { SECRET, connect, token } from './helpers.js';
 
-async function cluster(t: TestContext): Promise<string[] | null> {
+interface Cluster {
+  urls: string[];
+  /** Kills node `i`'s Redis connections (CLIENT KILL ID) and resolves once its broker has reconnected. */
+  killRedisConnections(i: number): Promise<void>;
+}
+
+async function cluster(t: TestContext): Promise<Cluster | null> {
   const url = await requireRedis(t);
   if (url === null) return null;
-  const prefix = `hayate-test:${randomBytes(4).toString('hex')}:`;
+  const id = randomBytes(4).toString('hex');
+  const prefix = `hayate-test:${id}:`;
   const urls: string[] = [];
+  const reconnects = [0, 0];
   for (let i = 0; i < 2; i++) {
-    const broker = await RedisBroker.connect({ url, prefix });
+    const broker = await RedisBroker.connect({ url, prefix, clientName: `hayate-cluster-${id}-${i}`, onReconnected: () => reconnects[i]++ });
     const server = createChatServer({ port: 0, host: '127.0.0.1', auth: { secret: SECRET }, heartbeatMs: 0, broker });
     const { port } = await server.listen();
     t.after(async () => {
@@ -24,17 +32,26 @@ async function cluster(t: TestContext): Promise<string[] | null> {
     });
     urls.push(`ws://127.0.0.1:${port}/ws`);
   }
+  const admin = new Redis(url, { maxRetriesPerRequest: 1 });
   t.after(async () => {
-    const admin = await RedisConnection.open(url);
-    await admin.command(['EVAL', "for _, k in ipairs(redis.call('KEYS', ARGV[1])) do redis.call('DEL', k) end return 1", 0, `${prefix}*`]);
-    admin.close();
+    await admin.eval("for _, k in ipairs(redis.call('KEYS', ARGV[1])) do redis.call('DEL', k) end return 1", 0, `${prefix}*`);
+    admin.disconnect();
   });
-  return urls;
+  const killRedisConnections = async (i: number): Promise<void> => {
+    const before = reconnects[i];
+    const lines = String(await admin.client('LIST')).split('\n').filter((line) => line.includes(` name=hayate-cluster-${id}-${i}`));
+    assert.equal(lines.length, 2, 'a command and a subscriber connection per node');
+    for (const line of lines) await admin.client('KILL', 'ID', String(/id=(\d+)/.exec(line)?.[1]));
+    for (let n = 0; n < 500 && reconnects[i] === before; n++) await new Promise((resolve) => setTimeout(resolve, 10));
+    assert.ok(reconnects[i] > before, `node ${i} reconnected to Redis`);
+  };
+  return { urls, killRedisConnections };
 }
 
 test('users on two nodes chat in one room, see each other present, and exchange DMs', async (t) => {
-  const urls = await cluster(t);
-  if (urls === null) return;
+  const setup = await cluster(t);
+  if (setup === null) return;
+  const { urls } = setup;
   const alice = await connect(t, urls[0], { token: await token('alice', { name: 'Alice' }) });
   const bob = await connect(t, urls[1], { token: await token('bob', { name: 'Bob' }) });
   assert.equal(alice.ofType('welcome')[0].epoch, bob.ofType('welcome')[0].epoch, 'one epoch for the cluster');
@@ -54,8 +71,9 @@ test('users on two nodes chat in one room, see each other present, and exchange 
 });
 
 test('a client resumes on the other node with since and gets what it missed', async (t) => {
-  const urls = await cluster(t);
-  if (urls === null) return;
+  const setup = await cluster(t);
+  if (setup === null) return;
+  const { urls } = setup;
   const writer = await connect(t, urls[0], { token: await token('writer') });
   await writer.request({ type: 'join', room: 'r' }, 'j');
   for (let i = 1; i <= 5; i++) await writer.request({ type: 'chat', room: 'r', text: `m${i}` }, `c${i}`);
@@ -65,8 +83,9 @@ test('a client resumes on the other node with since and gets what it missed', as
 });
 
 test('a message resent through the other node after a reconnect is delivered once', async (t) => {
-  const urls = await cluster(t);
-  if (urls === null) return;
+  const setup = await cluster(t);
+  if (setup === null) return;
+  const { urls } = setup;
   const bob = await connect(t, urls[1], { token: await token('bob') });
   await bob.request({ type: 'join', room: 'r' }, 'j');
   const first = await connect(t, urls[0], { token: await token('alice') });
@@ -79,4 +98,20 @@ test('a message resent through the other node after a reconnect is delivered onc
   assert.deepEqual([ack.type, ack.offset, ack.duplicate], ['ack', 1, true]);
   await bob.request({ type: 'ping' }, 'sync');
   assert.equal(bob.ofType('chat').length, 1);
+});
+
+test('after a node lost its Redis connections and reconnected, chat still crosses nodes both ways', async (t) => {
+  const setup = await cluster(t);
+  if (setup === null) return;
+  const { urls } = setup;
+  const alice = await connect(t, urls[0], { token: await token('alice') });
+  const bob = await connect(t, urls[1], { token: await token('bob') });
+  await alice.request({ type: 'join', room: 'lobby' }, 'j');
+  await bob.request({ type: 'join', room: 'lobby' }, 'j');
+  await setup.killRedisConnections(0);
+  await bob.request({ type: 'chat', room: 'lobby', text: 'to the recovered node' }, 'c1');
+  assert.equal((await alice.next('chat')).text, 'to the recovered node');
+  await alice.request({ type: 'chat', room: 'lobby', text: 'from the recovered node' }, 'c2');
+  const got = await bob.next('chat', (m) => m.text === 'from the recovered node');
+  assert.equal(got.offset, 2, 'history offsets continue across the reconnect');
 });

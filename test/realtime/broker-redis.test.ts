@@ -1,41 +1,48 @@
-// The Redis broker against a real Redis (test/helpers/redis.ts): its RESP client, and every Broker method, with two
-// brokers standing for two nodes. Each test uses its own key prefix and deletes its keys afterwards.
+// The Redis broker (ioredis) against a real Redis (test/helpers/redis.ts): every Broker method with two brokers
+// standing for two nodes, and what happens when Redis connections are killed or Redis becomes unreachable. Each test
+// uses its own key prefix and connection names, and deletes its keys afterwards.
 import { test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
+import { createServer, connect as tcpConnect, type Socket } from 'node:net';
+import { Redis } from 'ioredis';
 import { requireRedis } from '../helpers/redis.js';
-import { RedisBroker } from '../../src/realtime/brokers/redis.js';
-import { RedisConnection, RespParser, encodeCommand, RedisError } from '../../src/realtime/brokers/redis-connection.js';
+import { RedisBroker, type RedisBrokerOptions } from '../../src/realtime/brokers/redis.js';
 
-async function brokers(t: TestContext, count: number, options: { historyLimit?: number; now?: () => number } = {}) {
-  const url = await requireRedis(t);
-  if (url === null) return null;
-  const prefix = `hayate-test:${randomBytes(4).toString('hex')}:`;
-  const list = await Promise.all(Array.from({ length: count }, () => RedisBroker.connect({ url, prefix, ...options })));
-  t.after(async () => {
-    for (const b of list) await b.close();
-    const admin = await RedisConnection.open(url);
-    await admin.command(['EVAL', "for _, k in ipairs(redis.call('KEYS', ARGV[1])) do redis.call('DEL', k) end return 1", 0, `${prefix}*`]);
-    admin.close();
-  });
-  return { list, url, prefix };
+const DELETE_PREFIX = "for _, k in ipairs(redis.call('KEYS', ARGV[1])) do redis.call('DEL', k) end return 1";
+
+/** An admin connection for the test (the caller disconnects it). */
+function admin(url: string): Redis {
+  return new Redis(url, { maxRetriesPerRequest: 1 });
 }
 
-test('the RESP parser decodes every reply type whatever the chunking', () => {
-  const bytes = Buffer.from('+OK\r\n-ERR bad\r\n:42\r\n$5\r\nhe\r\no\r\n$-1\r\n*2\r\n$1\r\na\r\n*1\r\n:7\r\n');
-  for (let split = 1; split < bytes.length; split++) {
-    const parser = new RespParser();
-    const replies = [...parser.push(bytes.subarray(0, split)), ...parser.push(bytes.subarray(split))];
-    assert.equal(replies.length, 6, `split at ${split}`);
-    assert.equal(replies[0], 'OK');
-    assert.ok(replies[1] instanceof RedisError);
-    assert.equal(replies[2], 42);
-    assert.deepEqual(replies[3], Buffer.from('he\r\no'));
-    assert.equal(replies[4], null);
-    assert.deepEqual(replies[5], [Buffer.from('a'), [7]]);
-  }
-  assert.equal(encodeCommand(['GET', 'k']).toString(), '*2\r\n$3\r\nGET\r\n$1\r\nk\r\n');
-});
+async function brokers(t: TestContext, count: number, options: Omit<RedisBrokerOptions, 'url' | 'prefix'> = {}) {
+  const url = await requireRedis(t);
+  if (url === null) return null;
+  const id = randomBytes(4).toString('hex');
+  const prefix = `hayate-test:${id}:`;
+  const list = await Promise.all(Array.from({ length: count }, (_, i) => RedisBroker.connect({ url, prefix, clientName: `hayate-test-${id}-${i}`, ...options })));
+  const redis = admin(url);
+  t.after(async () => {
+    for (const b of list) await b.close();
+    await redis.eval(DELETE_PREFIX, 0, `${prefix}*`);
+    redis.disconnect();
+  });
+  return { list, url, prefix, id, admin: redis };
+}
+
+/** Kills every Redis connection whose name starts with `name` (CLIENT KILL ID); resolves to how many. */
+async function killConnections(redis: Redis, name: string): Promise<number> {
+  const list = String(await redis.client('LIST'));
+  const ids = list.split('\n').filter((line) => line.includes(` name=${name}`)).map((line) => /id=(\d+)/.exec(line)?.[1]);
+  for (const id of ids) await redis.client('KILL', 'ID', String(id));
+  return ids.length;
+}
+
+async function until(condition: () => boolean, what: string): Promise<void> {
+  for (let i = 0; i < 500 && !condition(); i++) await new Promise((resolve) => setTimeout(resolve, 10));
+  assert.ok(condition(), `timed out waiting for ${what}`);
+}
 
 test('a message published on one node reaches subscribers on both, text and binary', async (t) => {
   const setup = await brokers(t, 2);
@@ -45,14 +52,14 @@ test('a message published on one node reaches subscribers on both, text and bina
   await a.subscribe('room:x', (d) => got.push(['a', d]));
   const sub = await b.subscribe('room:x', (d) => got.push(['b', d]));
   await b.publish('room:x', 'hello ✓');
-  await a.publish('room:x', new Uint8Array([0, 1, 2]));
+  await a.publish('room:x', new Uint8Array([0, 1, 2, 0xff, 0x74]));
   await a.publish('room:x', 'sync');
-  while (got.length < 6) await new Promise((resolve) => setTimeout(resolve, 5));
-  assert.deepEqual(got.filter(([who]) => who === 'b').map(([, d]) => d), ['hello ✓', Buffer.from([0, 1, 2]), 'sync']);
-  assert.deepEqual(got.filter(([who]) => who === 'a').map(([, d]) => d), ['hello ✓', Buffer.from([0, 1, 2]), 'sync']);
+  await until(() => got.length >= 6, 'six deliveries');
+  assert.deepEqual(got.filter(([who]) => who === 'b').map(([, d]) => d), ['hello ✓', Buffer.from([0, 1, 2, 0xff, 0x74]), 'sync']);
+  assert.deepEqual(got.filter(([who]) => who === 'a').map(([, d]) => d), ['hello ✓', Buffer.from([0, 1, 2, 0xff, 0x74]), 'sync']);
   await sub.unsubscribe();
   await a.publish('room:x', 'after');
-  while (got.length < 7) await new Promise((resolve) => setTimeout(resolve, 5));
+  await until(() => got.length >= 7, 'the seventh delivery');
   assert.deepEqual(got.slice(6), [['a', 'after']]);
 });
 
@@ -63,12 +70,15 @@ test('history: offsets shared by nodes, the last N kept, reads after an offset',
   assert.equal(a.epoch, b.epoch, 'nodes share the epoch');
   assert.deepEqual(await a.read('r', { after: 0, limit: 10 }), { epoch: a.epoch, latest: 0, first: 1, entries: [] });
   const offsets = [];
-  for (let i = 1; i <= 5; i++) offsets.push((await (i % 2 === 0 ? a : b).append('r', `{"n":${i}}`)).offset);
+  for (let i = 1; i <= 5; i++) offsets.push((await (i % 2 === 0 ? a : b).append('r', `{"n":${i},"t":"✓"}`)).offset);
   assert.deepEqual(offsets, [1, 2, 3, 4, 5]);
   const page = await b.read('r', { after: 0, limit: 10 });
   assert.deepEqual([page.latest, page.first], [5, 3]);
-  assert.deepEqual(page.entries, [{ offset: 3, record: '{"n":3}' }, { offset: 4, record: '{"n":4}' }, { offset: 5, record: '{"n":5}' }]);
+  assert.deepEqual(page.entries, [
+    { offset: 3, record: '{"n":3,"t":"✓"}' }, { offset: 4, record: '{"n":4,"t":"✓"}' }, { offset: 5, record: '{"n":5,"t":"✓"}' },
+  ]);
   assert.deepEqual((await a.read('r', { after: 4, limit: 10 })).entries.map((e) => e.offset), [5]);
+  assert.deepEqual((await a.read('r', { after: 3, limit: 1 })).entries.map((e) => e.offset), [4]);
   assert.deepEqual((await a.read('r', { after: Number.MAX_SAFE_INTEGER, limit: 0 })).entries, []);
 });
 
@@ -78,9 +88,7 @@ test('a Redis that lost its data gets a new epoch and offsets start again', asyn
   const [a] = setup.list;
   await a.append('r', '{}');
   const before = a.epoch;
-  const admin = await RedisConnection.open(setup.url);
-  await admin.command(['EVAL', "for _, k in ipairs(redis.call('KEYS', ARGV[1])) do redis.call('DEL', k) end return 1", 0, `${setup.prefix}*`]);
-  admin.close();
+  await setup.admin.eval(DELETE_PREFIX, 0, `${setup.prefix}*`);
   const { offset, epoch } = await a.append('r', '{}');
   assert.equal(offset, 1);
   assert.notEqual(epoch, before);
@@ -103,25 +111,6 @@ test('presence records are shared by nodes and expire unless refreshed', async (
   assert.deepEqual(await a.listPresence('r'), []);
 });
 
-test('losing a Redis connection is reported once through onConnectionLost', async (t) => {
-  const url = await requireRedis(t);
-  if (url === null) return;
-  const name = `hayate-test-${randomBytes(4).toString('hex')}`;
-  const lost: Error[] = [];
-  const broker = await RedisBroker.connect({ url, prefix: `${name}:`, clientName: name, onConnectionLost: (e) => lost.push(e) });
-  t.after(() => broker.close());
-  const admin = await RedisConnection.open(url);
-  t.after(() => admin.close());
-  const list = String(await admin.command(['CLIENT', 'LIST']));
-  const ids = list.split('\n').filter((line) => line.includes(` name=${name}`)).map((line) => /id=(\d+)/.exec(line)?.[1]);
-  assert.equal(ids.length, 2, 'a command and a subscriber connection, named');
-  for (const id of ids) await admin.command(['CLIENT', 'KILL', 'ID', String(id)]);
-  while (lost.length === 0) await new Promise((resolve) => setTimeout(resolve, 5));
-  await new Promise((resolve) => setTimeout(resolve, 50));
-  assert.equal(lost.length, 1);
-  await assert.rejects(broker.append('r', '{}'));
-});
-
 test('remember is shared by nodes: the first value wins until replaced or forgotten', async (t) => {
   const setup = await brokers(t, 2);
   if (setup === null) return;
@@ -132,4 +121,99 @@ test('remember is shared by nodes: the first value wins until replaced or forgot
   assert.equal(await b.remember('seen:u:1', '', 60_000), '7');
   await b.forget('seen:u:1');
   assert.equal(await a.remember('seen:u:1', '', 60_000), null);
+});
+
+test('killed Redis connections reconnect and re-subscribe: messages published after the recovery reach the other node', async (t) => {
+  const reconnected: boolean[] = [];
+  const lost: Error[] = [];
+  const setup = await brokers(t, 2, { onReconnected: ({ epochChanged }) => reconnected.push(epochChanged), onConnectionLost: (e) => lost.push(e) });
+  if (setup === null) return;
+  const [a, b] = setup.list;
+  const got: unknown[] = [];
+  await a.subscribe('room:x', (d) => got.push(d));
+  assert.equal(await killConnections(setup.admin, `hayate-test-${setup.id}-0`), 2, 'node a has a command and a subscriber connection, named');
+  await until(() => reconnected.length > 0, 'node a to reconnect');
+  assert.equal(reconnected[0], false, 'the data survived, so the epoch did not change');
+  await b.publish('room:x', 'after recovery');
+  await a.publish('room:x', new Uint8Array([1, 2]));
+  await until(() => got.length >= 2, 'both messages');
+  assert.deepEqual(got, ['after recovery', Buffer.from([1, 2])]);
+  assert.equal((await a.append('r', '{}')).offset, 1, 'commands work again');
+  assert.deepEqual(lost, [], 'a short outage is not reported as lost');
+});
+
+test('only the subscriber killed (CLIENT KILL ID of the pubsub connection): live delivery resumes', async (t) => {
+  const reconnected: boolean[] = [];
+  const setup = await brokers(t, 2, { onReconnected: ({ epochChanged }) => reconnected.push(epochChanged) });
+  if (setup === null) return;
+  const [a, b] = setup.list;
+  const got: unknown[] = [];
+  await b.subscribe('room:y', (d) => got.push(d));
+  assert.equal(await killConnections(setup.admin, `hayate-test-${setup.id}-1-sub`), 1);
+  await until(() => reconnected.length > 0, 'node b to reconnect');
+  await a.publish('room:y', 'still here');
+  await until(() => got.length >= 1, 'the message');
+  assert.deepEqual(got, ['still here']);
+});
+
+test('an epoch lost while the connection was down is re-read on reconnect, before any history call', async (t) => {
+  const reconnected: boolean[] = [];
+  const setup = await brokers(t, 1, { onReconnected: ({ epochChanged }) => reconnected.push(epochChanged) });
+  if (setup === null) return;
+  const [a] = setup.list;
+  const before = a.epoch;
+  await setup.admin.eval(DELETE_PREFIX, 0, `${setup.prefix}*`);
+  await killConnections(setup.admin, `hayate-test-${setup.id}-0`);
+  await until(() => reconnected.length > 0, 'the reconnect');
+  assert.equal(reconnected[0], true);
+  assert.notEqual(a.epoch, before);
+  assert.equal(await setup.admin.get(`${setup.prefix}epoch`), a.epoch);
+});
+
+/** A TCP proxy to Redis that the test can cut: `cut()` closes the listener and every proxied connection. */
+async function proxy(t: TestContext, url: string): Promise<{ url: string; cut: () => Promise<void> }> {
+  const target = new URL(url);
+  const sockets = new Set<Socket>();
+  const server = createServer((client) => {
+    const upstream = tcpConnect(Number(target.port || 6379), target.hostname);
+    sockets.add(client).add(upstream);
+    client.pipe(upstream).pipe(client);
+    const end = (): void => {
+      client.destroy();
+      upstream.destroy();
+    };
+    client.on('error', end).on('close', end);
+    upstream.on('error', end).on('close', end);
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as { port: number };
+  const cut = (): Promise<void> => new Promise((resolve) => {
+    server.close(() => resolve());
+    for (const socket of sockets) socket.destroy();
+  });
+  t.after(() => (server.listening ? cut() : undefined));
+  return { url: `redis://127.0.0.1:${port}`, cut };
+}
+
+test('while Redis is unreachable commands fail fast, and after reconnectGiveUpMs onConnectionLost is called once', async (t) => {
+  const url = await requireRedis(t);
+  if (url === null) return;
+  const link = await proxy(t, url);
+  const lost: Error[] = [];
+  const prefix = `hayate-test:${randomBytes(4).toString('hex')}:`;
+  const broker = await RedisBroker.connect({ url: link.url, prefix, reconnectGiveUpMs: 300, onConnectionLost: (e) => lost.push(e) });
+  t.after(async () => {
+    await broker.close();
+    const redis = admin(url);
+    await redis.eval(DELETE_PREFIX, 0, `${prefix}*`);
+    redis.disconnect();
+  });
+  assert.equal((await broker.append('r', '{}')).offset, 1);
+  await link.cut();
+  await assert.rejects(broker.append('r', '{}'), 'a command while disconnected fails instead of queueing');
+  await assert.rejects(broker.publish('room:r', 'x'));
+  await until(() => lost.length > 0, 'the broker to give up');
+  await new Promise((resolve) => setTimeout(resolve, 100));
+  assert.equal(lost.length, 1);
+  await assert.rejects(broker.read('r', { after: 0, limit: 1 }), 'a broker that gave up stays down');
 });

@@ -1,16 +1,20 @@
-// RedisBroker: the Broker over Redis, so several hub processes form one service (docs/brokers.md maps every method).
-// Pub/Sub carries live messages (one subscriber connection per node), a Stream per room holds history with entry ids
-// equal to offsets (`<offset>-0`, assigned atomically by a Lua script with INCR), and a sorted set scored by expiry time
-// plus a hash hold presence records. The epoch lives in Redis (`SET NX`), so it survives node restarts and changes
-// when Redis loses its data.
-// It does not reconnect after losing Redis (commands then fail and the hub answers `internal_error`); run it under a
-// supervisor. It uses its own minimal RESP client (redis-connection.ts).
+// RedisBroker: the Broker over Redis through ioredis, so several hub processes form one service (docs/brokers.md maps
+// every method). Pub/Sub carries live messages (one subscriber connection per node, binary-safe through
+// `messageBuffer`), a Stream per room holds history with entry ids equal to offsets (`<offset>-0`, assigned atomically
+// by a Lua script with INCR), and a sorted set scored by expiry time plus a hash hold presence records. The epoch lives
+// in Redis (`SET NX`), so it survives node restarts and changes when Redis loses its data.
+// Losing Redis: ioredis reconnects both connections by itself (and re-subscribes the subscriber); the broker re-reads
+// the epoch after every reconnect. Commands fail fast while a connection is down (no offline queue, no resend of
+// commands in flight: an append must not run twice). After `reconnectGiveUpMs` without Redis it stops and calls
+// `onConnectionLost` once (`hayate serve` then exits for its supervisor). Live messages published while the
+// subscriber was down are not replayed here (resume by offset recovers them: docs/brokers.md).
+// It does not speak to Redis Cluster (the history scripts read the global epoch key) and it does not know messages.
+import { Redis } from 'ioredis';
 import type { Broker, ChannelListener, HistoryEntry, HistoryPage, PresenceRecord, Subscription } from '../broker.js';
-import { RedisConnection, type RedisReply } from './redis-connection.js';
 
 /** RedisBrokerOptions configures a RedisBroker. */
 export interface RedisBrokerOptions {
-  /** Redis URL. Default `redis://127.0.0.1:6379`. */
+  /** Redis URL (`redis://[user:password@]host[:port][/db]`, or `rediss://` for TLS). Default `redis://127.0.0.1:6379`. */
   url?: string;
   /** Prefix of every key and channel. Default `hayate:`. */
   prefix?: string;
@@ -18,14 +22,24 @@ export interface RedisBrokerOptions {
   historyLimit?: number;
   /** Clock for presence expiry scores. Default `Date.now`. */
   now?: () => number;
-  /** Connection name shown by `CLIENT LIST` (no spaces). Default `hayate`. */
+  /** Connection name shown by `CLIENT LIST` (no spaces); the subscriber gets `<name>-sub`. Default `hayate`. */
   clientName?: string;
   /**
-   * Called once when either connection to Redis is lost (the broker does not reconnect: live delivery and history
-   * stop working). Default: nothing. `hayate serve` closes its connections with 1012 and exits, for a supervisor to
-   * restart it.
+   * How long the broker keeps reconnecting to an unreachable Redis before it gives up, in milliseconds. Default 30000.
+   * Shorter outages are survived (commands fail while they last).
+   */
+  reconnectGiveUpMs?: number;
+  /**
+   * Called once when the broker gives up on Redis (unreachable for `reconnectGiveUpMs`); the broker is then closed.
+   * Default: nothing. `hayate serve` closes its connections with 1012 and exits, for a supervisor to restart it.
    */
   onConnectionLost?: (error: Error) => void;
+  /**
+   * Called after a lost connection came back (both connections ready, subscriptions restored, epoch re-read).
+   * `epochChanged` is true when Redis lost its data meanwhile. Live messages published while the subscriber was down
+   * were not delivered to this node. Default: nothing.
+   */
+  onReconnected?: (info: { epochChanged: boolean }) => void;
 }
 
 // Both history scripts refuse to run when the epoch key is not the one this node knows: Redis lost its data (or was
@@ -53,6 +67,11 @@ redis.call('PEXPIRE', KEYS[1], ARGV[4])
 redis.call('PEXPIRE', KEYS[2], ARGV[4])
 return 1`;
 
+const DELETE_PRESENCE = `
+redis.call('ZREM', KEYS[1], ARGV[1])
+redis.call('HDEL', KEYS[2], ARGV[1])
+return 1`;
+
 const LIST_PRESENCE = `
 local old = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', ARGV[1])
 if #old > 0 then
@@ -71,8 +90,30 @@ for i = 1, #keys do
 end
 return out`;
 
+/** The Lua scripts as ioredis commands (`defineCommand`: EVALSHA, falling back to EVAL once per script). */
+interface Scripts {
+  hayateAppend(offsetKey: string, historyKey: string, epochKey: string, record: string, limit: number, epoch: string): Promise<number>;
+  hayateRead(offsetKey: string, historyKey: string, epochKey: string, from: string, limit: number, epoch: string): Promise<[number, number, Array<[string, string[]]>]>;
+  hayateSetPresence(zsetKey: string, hashKey: string, key: string, value: string, expiresAt: number, keyTtlMs: number): Promise<number>;
+  hayateDeletePresence(zsetKey: string, hashKey: string, key: string): Promise<number>;
+  hayateListPresence(zsetKey: string, hashKey: string, now: number): Promise<string[]>;
+}
+
+const SCRIPTS = {
+  hayateAppend: { lua: APPEND, numberOfKeys: 3 },
+  hayateRead: { lua: READ, numberOfKeys: 3 },
+  hayateSetPresence: { lua: SET_PRESENCE, numberOfKeys: 2 },
+  hayateDeletePresence: { lua: DELETE_PRESENCE, numberOfKeys: 2 },
+  hayateListPresence: { lua: LIST_PRESENCE, numberOfKeys: 2 },
+} as const;
+
 const TEXT = 0x74; // 't': the payload after it is UTF-8 text
 const BINARY = 0x62; // 'b': the payload after it is bytes
+
+/** Reconnect delays: 50 ms doubling to at most 2 s, plus up to 100 ms of jitter so nodes do not reconnect in step. */
+function reconnectDelay(attempt: number): number {
+  return Math.min(50 * 2 ** Math.min(attempt - 1, 6), 2000) + Math.floor(Math.random() * 100);
+}
 
 function randomEpoch(): string {
   const bytes = new Uint8Array(8);
@@ -80,59 +121,97 @@ function randomEpoch(): string {
   return Array.from(bytes, (b) => b.toString(16).padStart(2, '0')).join('');
 }
 
-function text(reply: RedisReply): string {
-  return Buffer.isBuffer(reply) ? reply.toString('utf8') : String(reply);
+/** Resolves once `client` is ready, rejects on its first error before that. */
+function ready(client: Redis): Promise<void> {
+  if (client.status === 'ready') return Promise.resolve();
+  return new Promise((resolve, reject) => {
+    const onReady = (): void => {
+      client.off('error', onError);
+      resolve();
+    };
+    const onError = (error: Error): void => {
+      client.off('ready', onReady);
+      reject(error);
+    };
+    client.once('ready', onReady);
+    client.once('error', onError);
+  });
 }
 
-/** RedisBroker implements Broker over one Redis (two connections per node: commands and subscriptions). */
+/** RedisBroker implements Broker over one Redis (two ioredis connections per node: commands and subscriptions). */
 export class RedisBroker implements Broker {
   #epoch: string;
-  readonly #commands: RedisConnection;
-  readonly #subscriber: RedisConnection;
+  readonly #commands: Redis & Scripts;
+  readonly #subscriber: Redis;
   readonly #prefix: string;
   readonly #historyLimit: number;
   readonly #now: () => number;
+  readonly #options: RedisBrokerOptions;
   readonly #listeners = new Map<string, Set<ChannelListener>>();
   #closed = false;
 
-  private constructor(commands: RedisConnection, subscriber: RedisConnection, epoch: string, options: RedisBrokerOptions) {
+  private constructor(commands: Redis & Scripts, subscriber: Redis, epoch: string, options: RedisBrokerOptions) {
     this.#commands = commands;
     this.#subscriber = subscriber;
     this.#epoch = epoch;
+    this.#options = options;
     this.#prefix = options.prefix ?? 'hayate:';
     this.#historyLimit = options.historyLimit ?? 1000;
     this.#now = options.now ?? Date.now;
-    subscriber.onMessage = (channel, payload) => this.#dispatch(channel, payload);
-    let lost = false;
-    const onLost = (error: Error): void => {
-      if (lost || this.#closed) return;
-      lost = true;
-      options.onConnectionLost?.(error);
-    };
-    commands.onError = onLost;
-    subscriber.onError = onLost;
+    subscriber.on('messageBuffer', (channel: Buffer, payload: Buffer) => this.#dispatch(channel.toString(), payload));
+    for (const client of [commands, subscriber]) {
+      client.on('ready', () => {
+        this.#reconnected().catch(() => undefined);
+      });
+      client.on('end', () => this.#giveUp(new Error('Redis unreachable; the broker stopped reconnecting')));
+    }
   }
 
-  /** connect opens both connections and reads (or creates) the epoch. */
+  /** connect opens both connections (waiting until ready) and reads (or creates) the epoch. */
   static async connect(options: RedisBrokerOptions = {}): Promise<RedisBroker> {
     const url = options.url ?? 'redis://127.0.0.1:6379';
     const prefix = options.prefix ?? 'hayate:';
-    const commands = await RedisConnection.open(url);
-    let subscriber: RedisConnection;
+    const name = options.clientName ?? 'hayate';
+    const giveUpMs = options.reconnectGiveUpMs ?? 30_000;
+    const downSince = new Map<Redis, number>();
+    const retryStrategy = (client: () => Redis) => (attempt: number): number | null => {
+      const now = Date.now();
+      if (attempt === 1) downSince.set(client(), now);
+      return now - (downSince.get(client()) ?? now) >= giveUpMs ? null : reconnectDelay(attempt);
+    };
+    let subscriber: Redis | undefined;
+    const base = {
+      connectionName: name,
+      // Fail fast, bounded: no offline queue while disconnected, and commands in flight when a connection drops fail
+      // instead of being resent (a resent append could store a message twice).
+      enableOfflineQueue: false,
+      maxRetriesPerRequest: 0,
+      autoResendUnfulfilledCommands: false,
+      lazyConnect: true,
+    };
+    const commands: Redis = new Redis(url, { ...base, retryStrategy: retryStrategy(() => commands) });
+    // Until the broker exists, errors are reported by connect's promise; afterwards ioredis retries quietly.
+    const quiet = (): void => undefined;
+    commands.on('error', quiet);
     try {
-      subscriber = await RedisConnection.open(url);
+      await commands.connect();
+      subscriber = commands.duplicate({ connectionName: `${name}-sub`, retryStrategy: retryStrategy(() => subscriber as Redis) });
+      subscriber.on('error', quiet);
+      await subscriber.connect();
+      await Promise.all([ready(commands), ready(subscriber)]);
+      for (const [command, definition] of Object.entries(SCRIPTS)) commands.defineCommand(command, definition);
+      await commands.set(`${prefix}epoch`, randomEpoch(), 'NX');
+      const epoch = await commands.get(`${prefix}epoch`);
+      if (epoch === null) throw new Error('the epoch key vanished while connecting');
+      return new RedisBroker(commands as Redis & Scripts, subscriber, epoch, options);
     } catch (error) {
-      commands.close();
+      commands.disconnect();
+      subscriber?.disconnect();
       throw error;
     }
-    const name = options.clientName ?? 'hayate';
-    await Promise.all([commands.command(['CLIENT', 'SETNAME', name]), subscriber.command(['CLIENT', 'SETNAME', `${name}-sub`])]);
-    await commands.command(['SET', `${prefix}epoch`, randomEpoch(), 'NX']);
-    const epoch = text(await commands.command(['GET', `${prefix}epoch`]));
-    return new RedisBroker(commands, subscriber, epoch, options);
   }
 
-  /** epoch is the history epoch stored in Redis (a flushed Redis gets a new one at the next connect). */
+  /** epoch is the history epoch stored in Redis (re-read after every reconnect and when a script reports another). */
   get epoch(): string {
     return this.#epoch;
   }
@@ -142,17 +221,21 @@ export class RedisBroker implements Broker {
     const payload = typeof data === 'string'
       ? Buffer.concat([Buffer.of(TEXT), Buffer.from(data)])
       : Buffer.concat([Buffer.of(BINARY), data]);
-    await this.#commands.command(['PUBLISH', this.#prefix + channel, payload]);
+    await this.#commands.publish(this.#prefix + channel, payload);
   }
 
   /** subscribe adds a listener; the first one for a channel sends SUBSCRIBE and resolves once Redis confirmed it. */
   async subscribe(channel: string, listener: ChannelListener): Promise<Subscription> {
     let set = this.#listeners.get(channel);
     if (set === undefined) {
-      set = new Set();
+      set = new Set([listener]);
       this.#listeners.set(channel, set);
-      set.add(listener);
-      await this.#subscriber.command(['SUBSCRIBE', this.#prefix + channel]);
+      try {
+        await this.#subscriber.subscribe(this.#prefix + channel);
+      } catch (error) {
+        if (this.#listeners.get(channel) === set && set.delete(listener) && set.size === 0) this.#listeners.delete(channel);
+        throw error;
+      }
     } else {
       set.add(listener);
     }
@@ -161,90 +244,111 @@ export class RedisBroker implements Broker {
         const current = this.#listeners.get(channel);
         if (current === undefined || !current.delete(listener) || current.size > 0) return;
         this.#listeners.delete(channel);
-        await this.#subscriber.command(['UNSUBSCRIBE', this.#prefix + channel]);
+        if (!this.#closed) await this.#subscriber.unsubscribe(this.#prefix + channel);
       },
     };
   }
 
   /** append stores `record` in the room's stream with the next offset as its id. */
   async append(room: string, record: string): Promise<{ offset: number; epoch: string }> {
-    const offset = await this.#history(() => this.#commands.command([
-      'EVAL', APPEND, 3, this.#key(room, 'offset'), this.#key(room, 'history'), `${this.#prefix}epoch`, record, this.#historyLimit, this.#epoch,
-    ]));
+    const offset = await this.#history(() => this.#commands.hayateAppend(
+      this.#key(room, 'offset'), this.#key(room, 'history'), `${this.#prefix}epoch`, record, this.#historyLimit, this.#epoch,
+    ));
     return { offset: Number(offset), epoch: this.#epoch };
-  }
-
-  /** Runs a history script; when Redis reports another epoch, adopts (or creates) the current one and retries once. */
-  async #history(run: () => Promise<RedisReply>): Promise<RedisReply> {
-    try {
-      return await run();
-    } catch (error) {
-      if (!(error instanceof Error) || !error.message.startsWith('EPOCH')) throw error;
-      await this.#commands.command(['SET', `${this.#prefix}epoch`, randomEpoch(), 'NX']);
-      this.#epoch = text(await this.#commands.command(['GET', `${this.#prefix}epoch`]));
-      return run();
-    }
   }
 
   /** read returns a consistent snapshot (one Lua script) of the room's latest offset, first retained offset and entries. */
   async read(room: string, options: { after: number; limit: number }): Promise<HistoryPage> {
     const after = Math.min(options.after, Number.MAX_SAFE_INTEGER - 1);
-    const reply = await this.#history(() => this.#commands.command([
-      'EVAL', READ, 3, this.#key(room, 'offset'), this.#key(room, 'history'), `${this.#prefix}epoch`,
+    const [latest, first, raw] = await this.#history(() => this.#commands.hayateRead(
+      this.#key(room, 'offset'), this.#key(room, 'history'), `${this.#prefix}epoch`,
       String(after + 1), Math.max(0, options.limit), this.#epoch,
-    ])) as RedisReply[];
-    const entries: HistoryEntry[] = (reply[2] as RedisReply[]).map((entry) => {
-      const [id, fields] = entry as [Buffer, Buffer[]];
-      return { offset: Number(text(id).split('-')[0]), record: text(fields[1]) };
-    });
-    return { epoch: this.#epoch, latest: Number(reply[0]), first: Number(reply[1]), entries };
+    ));
+    const entries: HistoryEntry[] = raw.map(([id, fields]) => ({ offset: Number(id.split('-')[0]), record: fields[1] }));
+    return { epoch: this.#epoch, latest: Number(latest), first: Number(first), entries };
   }
 
   /** setPresence scores `key` with its expiry time; both keys expire when the room is abandoned. */
   async setPresence(room: string, key: string, value: string, ttlMs: number): Promise<void> {
-    await this.#commands.command([
-      'EVAL', SET_PRESENCE, 2, this.#key(room, 'presence'), this.#key(room, 'presence:v'), key, value, this.#now() + ttlMs, ttlMs * 2,
-    ]);
+    await this.#commands.hayateSetPresence(
+      this.#key(room, 'presence'), this.#key(room, 'presence:v'), key, value, this.#now() + ttlMs, Math.max(1, Math.round(ttlMs * 2)),
+    );
   }
 
-  /** deletePresence removes `key` from the room's presence. */
+  /** deletePresence removes `key` from the room's presence (one script: both keys or neither). */
   async deletePresence(room: string, key: string): Promise<void> {
-    await this.#commands.command(['ZREM', this.#key(room, 'presence'), key]);
-    await this.#commands.command(['HDEL', this.#key(room, 'presence:v'), key]);
+    await this.#commands.hayateDeletePresence(this.#key(room, 'presence'), this.#key(room, 'presence:v'), key);
   }
 
   /** listPresence drops expired records and returns the others. */
   async listPresence(room: string): Promise<PresenceRecord[]> {
-    const flat = await this.#commands.command([
-      'EVAL', LIST_PRESENCE, 2, this.#key(room, 'presence'), this.#key(room, 'presence:v'), this.#now(),
-    ]) as RedisReply[];
+    const flat = await this.#commands.hayateListPresence(this.#key(room, 'presence'), this.#key(room, 'presence:v'), this.#now());
     const records: PresenceRecord[] = [];
-    for (let i = 0; i + 1 < flat.length; i += 2) records.push({ key: text(flat[i]), value: text(flat[i + 1]) });
+    for (let i = 0; i + 1 < flat.length; i += 2) records.push({ key: flat[i], value: flat[i + 1] });
     return records;
   }
 
   /** remember is `SET key value NX PX ttl GET` (Redis ≥ 7.0), or a plain `SET ... PX` with `replace`. */
   async remember(key: string, value: string, ttlMs: number, options: { replace?: boolean } = {}): Promise<string | null> {
     const name = `${this.#prefix}remember:${key}`;
+    const ttl = Math.max(1, Math.round(ttlMs));
     if (options.replace === true) {
-      await this.#commands.command(['SET', name, value, 'PX', Math.max(1, Math.round(ttlMs))]);
+      await this.#commands.set(name, value, 'PX', ttl);
       return null;
     }
-    const previous = await this.#commands.command(['SET', name, value, 'NX', 'PX', Math.max(1, Math.round(ttlMs)), 'GET']);
-    return previous === null ? null : text(previous);
+    return this.#commands.set(name, value, 'PX', ttl, 'NX', 'GET');
   }
 
   /** forget is `DEL`. */
   async forget(key: string): Promise<void> {
-    await this.#commands.command(['DEL', `${this.#prefix}remember:${key}`]);
+    await this.#commands.del(`${this.#prefix}remember:${key}`);
   }
 
-  /** close ends both connections. */
+  /** close ends both connections (no reconnecting afterwards). */
   async close(): Promise<void> {
+    if (this.#closed) return;
     this.#closed = true;
     this.#listeners.clear();
-    this.#subscriber.close();
-    this.#commands.close();
+    this.#subscriber.disconnect();
+    this.#commands.disconnect();
+  }
+
+  /** Runs a history script; when Redis reports another epoch, adopts (or creates) the current one and retries once. */
+  async #history<T>(run: () => Promise<T>): Promise<T> {
+    try {
+      return await run();
+    } catch (error) {
+      if (!(error instanceof Error) || !error.message.startsWith('EPOCH')) throw error;
+      await this.#readEpoch();
+      return run();
+    }
+  }
+
+  /** Adopts the epoch stored in Redis, creating one when Redis lost it; resolves to whether it changed. */
+  async #readEpoch(): Promise<boolean> {
+    await this.#commands.set(`${this.#prefix}epoch`, randomEpoch(), 'NX');
+    const epoch = await this.#commands.get(`${this.#prefix}epoch`);
+    if (epoch === null || epoch === this.#epoch) return false;
+    this.#epoch = epoch;
+    return true;
+  }
+
+  /** After a reconnect: once both connections are ready, confirm the subscriptions and re-read the epoch. */
+  async #reconnected(): Promise<void> {
+    if (this.#closed || this.#commands.status !== 'ready' || this.#subscriber.status !== 'ready') return;
+    // ioredis re-sent SUBSCRIBE for every channel before 'ready'; a PING on the same connection is answered after them.
+    await this.#subscriber.ping();
+    const epochChanged = await this.#readEpoch();
+    if (!this.#closed) this.#options.onReconnected?.({ epochChanged });
+  }
+
+  #giveUp(error: Error): void {
+    if (this.#closed) return;
+    this.#closed = true;
+    this.#listeners.clear();
+    this.#subscriber.disconnect();
+    this.#commands.disconnect();
+    this.#options.onConnectionLost?.(error);
   }
 
   #key(room: string, kind: string): string {
