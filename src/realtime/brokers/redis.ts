@@ -191,7 +191,10 @@ export class RedisBroker implements Broker {
     };
     const commands: Redis = new Redis(url, { ...base, retryStrategy: retryStrategy(() => commands) });
     // Until the broker exists, errors are reported by connect's promise; afterwards ioredis retries quietly.
-    const quiet = (): void => undefined;
+    let lastError: Error | undefined;
+    const quiet = (error: Error): void => {
+      lastError = error;
+    };
     commands.on('error', quiet);
     try {
       await commands.connect();
@@ -207,7 +210,8 @@ export class RedisBroker implements Broker {
     } catch (error) {
       commands.disconnect();
       subscriber?.disconnect();
-      throw error;
+      // ioredis rejects with "Connection is closed."; the socket's error (ECONNREFUSED, auth) says why.
+      throw lastError ?? error;
     }
   }
 
