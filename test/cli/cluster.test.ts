@@ -1,16 +1,23 @@
 // Two chat servers sharing one Redis (the Redis broker): users on different nodes share rooms, DMs, presence and
-// history, as if there were one server, also after a node's Redis connections were killed and came back.
+// history, as if there were one server, also after a node's Redis connections were killed and came back, and behind
+// nginx configured as docs/scale-out.md shows (no sticky sessions).
 import { test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { requireRedis } from '../helpers/redis.js';
 import { RedisBroker } from '../../src/realtime/brokers/redis.js';
+import { spawn } from 'node:child_process';
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer, connect as tcpConnect } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { Redis } from 'ioredis';
 import { createChatServer } from '../../src/cli/chat-server.js';
 import { SECRET, connect, token } from './helpers.js';
 
 interface Cluster {
   urls: string[];
+  ports: number[];
   /** Kills node `i`'s Redis connections (CLIENT KILL ID) and resolves once its broker has reconnected. */
   killRedisConnections(i: number): Promise<void>;
 }
@@ -21,6 +28,7 @@ async function cluster(t: TestContext): Promise<Cluster | null> {
   const id = randomBytes(4).toString('hex');
   const prefix = `hayate-test:${id}:`;
   const urls: string[] = [];
+  const ports: number[] = [];
   const reconnects = [0, 0];
   for (let i = 0; i < 2; i++) {
     const broker = await RedisBroker.connect({ url, prefix, clientName: `hayate-cluster-${id}-${i}`, onReconnected: () => reconnects[i]++ });
@@ -31,6 +39,7 @@ async function cluster(t: TestContext): Promise<Cluster | null> {
       await broker.close();
     });
     urls.push(`ws://127.0.0.1:${port}/ws`);
+    ports.push(port);
   }
   const admin = new Redis(url, { maxRetriesPerRequest: 1 });
   t.after(async () => {
@@ -45,7 +54,7 @@ async function cluster(t: TestContext): Promise<Cluster | null> {
     for (let n = 0; n < 500 && reconnects[i] === before; n++) await new Promise((resolve) => setTimeout(resolve, 10));
     assert.ok(reconnects[i] > before, `node ${i} reconnected to Redis`);
   };
-  return { urls, killRedisConnections };
+  return { urls, ports, killRedisConnections };
 }
 
 test('users on two nodes chat in one room, see each other present, and exchange DMs', async (t) => {
@@ -114,4 +123,99 @@ test('after a node lost its Redis connections and reconnected, chat still crosse
   await alice.request({ type: 'chat', room: 'lobby', text: 'from the recovered node' }, 'c2');
   const got = await bob.next('chat', (m) => m.text === 'from the recovered node');
   assert.equal(got.offset, 2, 'history offsets continue across the reconnect');
+});
+
+const NGINX = '/usr/sbin/nginx';
+
+/** A free TCP port on 127.0.0.1 (nginx cannot listen on port 0). */
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const { port } = server.address() as { port: number };
+      server.close(() => resolve(port));
+    });
+  });
+}
+
+/** Starts nginx in front of `ports` with docs/scale-out.md's proxy settings; resolves to its ws:// URL. */
+async function nginx(t: TestContext, ports: number[]): Promise<string> {
+  const dir = mkdtempSync(join(tmpdir(), 'hayate-nginx-'));
+  const port = await freePort();
+  writeFileSync(join(dir, 'nginx.conf'), `
+daemon off;
+worker_processes 1;
+pid ${dir}/nginx.pid;
+error_log ${dir}/error.log warn;
+events { worker_connections 64; }
+http {
+  access_log off;
+  client_body_temp_path ${dir}/body; proxy_temp_path ${dir}/proxy; fastcgi_temp_path ${dir}/fastcgi;
+  uwsgi_temp_path ${dir}/uwsgi; scgi_temp_path ${dir}/scgi;
+  upstream hayate {
+    least_conn;
+${ports.map((p) => `    server 127.0.0.1:${p} max_fails=3 fail_timeout=10s;`).join('\n')}
+  }
+  map $http_upgrade $connection_upgrade { default upgrade; '' close; }
+  server {
+    listen 127.0.0.1:${port};
+    location /ws {
+      proxy_pass http://hayate;
+      proxy_http_version 1.1;
+      proxy_set_header Upgrade $http_upgrade;
+      proxy_set_header Connection $connection_upgrade;
+      proxy_set_header Host $host;
+      proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for;
+      proxy_read_timeout 90s;
+      proxy_send_timeout 90s;
+      proxy_buffering off;
+    }
+  }
+}
+`);
+  const child = spawn(NGINX, ['-p', dir, '-c', join(dir, 'nginx.conf'), '-e', join(dir, 'error.log')], { stdio: 'ignore' });
+  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+  t.after(async () => {
+    child.kill('SIGQUIT');
+    await exited;
+    rmSync(dir, { recursive: true, force: true });
+  });
+  for (let i = 0; i < 200; i++) {
+    const up = await new Promise<boolean>((resolve) => {
+      const socket = tcpConnect(port, '127.0.0.1');
+      socket.once('connect', () => { socket.destroy(); resolve(true); });
+      socket.once('error', () => resolve(false));
+    });
+    if (up) return `ws://127.0.0.1:${port}/ws`;
+    if (child.exitCode !== null) break;
+    await new Promise((resolve) => setTimeout(resolve, 25));
+  }
+  throw new Error(`nginx did not start (see ${dir}/error.log)`);
+}
+
+async function connectionsOf(port: number): Promise<number> {
+  const response = await fetch(`http://127.0.0.1:${port}/healthz`);
+  return ((await response.json()) as { connections: number }).connections;
+}
+
+test('behind nginx with the documented config, clients spread over both nodes share a room without sticky sessions', async (t) => {
+  if (!existsSync(NGINX)) {
+    t.skip(`nginx is not installed at ${NGINX}`);
+    return;
+  }
+  const setup = await cluster(t);
+  if (setup === null) return;
+  const url = await nginx(t, setup.ports);
+  const alice = await connect(t, url, { token: await token('alice') });
+  const bob = await connect(t, url, { token: await token('bob') });
+  assert.deepEqual(await Promise.all(setup.ports.map(connectionsOf)), [1, 1], 'least_conn put one client on each node');
+  await alice.request({ type: 'join', room: 'lobby' }, 'j');
+  await bob.request({ type: 'join', room: 'lobby' }, 'j');
+  await alice.request({ type: 'chat', room: 'lobby', text: 'through nginx' }, 'c1');
+  assert.equal((await bob.next('chat')).text, 'through nginx');
+  await bob.close();
+  const again = await connect(t, url, { token: await token('bob') });
+  await again.request({ type: 'join', room: 'lobby', since: 0, epoch: again.ofType('welcome')[0].epoch }, 'j2');
+  assert.deepEqual(again.ofType('chat').map((m) => m.text), ['through nginx'], 'a reconnect through the proxy resumes');
 });
