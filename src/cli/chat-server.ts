@@ -53,6 +53,12 @@ export interface ChatServerOptions {
   /** Allowed `Origin` values; requests without Origin (non-browsers) pass. Default: all origins. */
   allowedOrigins?: readonly string[];
   /**
+   * How many reverse proxies in front of this server to trust for `X-Forwarded-For` (the per-IP connection limit
+   * then counts the address the outermost trusted proxy saw). Default 0: the header is ignored, because any client
+   * can send it.
+   */
+  trustProxy?: number;
+  /**
    * Negotiate permessage-deflate (RFC 7692): `true` means {@link CHAT_DEFLATE}, an object gives ws-style options,
    * `false` turns it off. Default `true`.
    */
@@ -146,7 +152,8 @@ export function createChatServer(options: ChatServerOptions = {}): ChatServer {
   httpServer.headersTimeout = 10_000;
   httpServer.requestTimeout = 30_000;
 
-  const identities = new WeakMap<IncomingMessage, Identity>();
+  const identities = new WeakMap<IncomingMessage, { identity: Identity; address: string }>();
+  const trustProxy = options.trustProxy ?? 0;
   const hub: Hub = new Hub({
     replayLimit: historyLimit,
     ...options.limits,
@@ -192,9 +199,10 @@ export function createChatServer(options: ChatServerOptions = {}): ChatServer {
     }
     const result = await authenticator.authenticate({ headers: info.headers, query: info.query });
     if (!result.ok) return reject(result.status, result.reason, result.status === 401 ? { 'www-authenticate': 'Bearer' } : {});
-    const admission = hub.admit(result.identity.user.id, info.remoteAddress ?? 'unknown');
+    const address = clientAddress(info.request, info.remoteAddress, trustProxy);
+    const admission = hub.admit(result.identity.user.id, address);
     if (!admission.ok) return reject(admission.status, admission.reason, { 'retry-after': '10' });
-    identities.set(info.request, result.identity);
+    identities.set(info.request, { identity: result.identity, address });
     return true;
   };
 
@@ -210,13 +218,14 @@ export function createChatServer(options: ChatServerOptions = {}): ChatServer {
 
 
   wss.on('connection', (conn, request: IncomingMessage) => {
-    const identity = identities.get(request);
-    if (identity === undefined) {
+    const admitted = identities.get(request);
+    if (admitted === undefined) {
       conn.close(1011, 'internal error');
       return;
     }
     identities.delete(request);
-    hub.addConnection(conn, { user: identity.user, expiresAt: identity.expiresAt, address: conn.remoteAddress ?? 'unknown' });
+    const { identity, address } = admitted;
+    hub.addConnection(conn, { user: identity.user, expiresAt: identity.expiresAt, address });
   });
   wss.on('error', (error: Error) => logger.error({ err: error }, 'websocket server error'));
 
@@ -324,4 +333,16 @@ export function createChatServer(options: ChatServerOptions = {}): ChatServer {
       return closing;
     },
   };
+}
+
+/**
+ * clientAddress is the address a connection is counted under: the socket's peer, or with `trustProxy` hops the
+ * `X-Forwarded-For` entry that the outermost trusted proxy appended (entries further left are the client's word).
+ */
+export function clientAddress(request: IncomingMessage, remoteAddress: string | undefined, trustProxy: number): string {
+  const peer = remoteAddress ?? 'unknown';
+  if (trustProxy <= 0) return peer;
+  const header = request.headers['x-forwarded-for'];
+  const hops = (Array.isArray(header) ? header.join(',') : header ?? '').split(',').map((h) => h.trim()).filter((h) => h !== '');
+  return hops.length >= trustProxy ? hops[hops.length - trustProxy] : (hops[0] ?? peer);
 }

@@ -29,6 +29,7 @@ Every option can also be set with the environment variable shown (flags win).
   --allowed-origins <a,b>        allowed Origin values                 HAYATE_ALLOWED_ORIGINS default all
   --max-connections-per-user <n>                                       HAYATE_MAX_CONNECTIONS_PER_USER default 8
   --max-connections-per-ip <n>                                         HAYATE_MAX_CONNECTIONS_PER_IP   default 64
+  --trust-proxy <n>              proxies trusted for X-Forwarded-For   HAYATE_TRUST_PROXY    default 0 (header ignored)
   --rate <n>                     messages/s per connection (burst 2n)  HAYATE_RATE           default 20
   --user-rate <n>                messages/s per user (burst 2n)        HAYATE_USER_RATE      default 50
   --max-message-bytes <n>        largest client message                HAYATE_MAX_MESSAGE_BYTES default 65536
@@ -61,6 +62,7 @@ const OPTIONS = {
   'allowed-origins': { type: 'string' },
   'max-connections-per-user': { type: 'string' },
   'max-connections-per-ip': { type: 'string' },
+  'trust-proxy': { type: 'string' },
   rate: { type: 'string' },
   'user-rate': { type: 'string' },
   'max-message-bytes': { type: 'string' },
@@ -159,6 +161,8 @@ export function parseServeArgs(
   if (perUser !== undefined) limits.maxConnectionsPerUser = perUser;
   const perIp = int('max-connections-per-ip', 1, 'HAYATE_MAX_CONNECTIONS_PER_IP');
   if (perIp !== undefined) limits.maxConnectionsPerIp = perIp;
+  const trustProxy = int('trust-proxy', 0, 'HAYATE_TRUST_PROXY');
+  if (trustProxy !== undefined) options.trustProxy = trustProxy;
   const rate = int('rate', 1, 'HAYATE_RATE');
   if (rate !== undefined) limits.connectionRate = { perSecond: rate, burst: rate * 2 };
   const userRate = int('user-rate', 1, 'HAYATE_USER_RATE');
@@ -175,7 +179,7 @@ export function parseServeArgs(
   }
   const redisUrl = str('redis', 'HAYATE_REDIS_URL');
   if (redisUrl === undefined) return { help: false, options };
-  if (!/^redis:\/\//.test(redisUrl)) throw new UsageError('--redis must be a redis:// URL');
+  if (!/^rediss?:\/\//.test(redisUrl)) throw new UsageError('--redis must be a redis:// or rediss:// URL');
   return { help: false, options, redis: { url: redisUrl, prefix: str('redis-prefix', 'HAYATE_REDIS_PREFIX') } };
 }
 

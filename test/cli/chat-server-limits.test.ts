@@ -2,7 +2,9 @@
 // limits, binary routing, and the /metrics counters that follow them.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import type { IncomingMessage } from 'node:http';
 import type { Socket as NetSocket } from 'node:net';
+import { clientAddress } from '../../src/cli/chat-server.js';
 import { encodeBinaryEnvelope } from '../../src/realtime/binary-envelope.js';
 import { connect, metric, startServer, token } from './helpers.js';
 
@@ -138,4 +140,33 @@ test('/metrics counts connections, messages, bytes, errors and handshake rejecti
   await b.close();
   await a.request({ type: 'ping' }, 'sync');
   assert.equal(metric(await read(), 'hayate_connections'), 1);
+});
+
+test('the per-IP limit counts the X-Forwarded-For address only when the proxy is trusted', async (t) => {
+  const limits = { maxConnectionsPerIp: 1 };
+  const trusting = await startServer(t, { limits, trustProxy: 1 });
+  await connect(t, trusting.url, { token: await token('a'), headers: { 'x-forwarded-for': '203.0.113.1' } });
+  await connect(t, trusting.url, { token: await token('b'), headers: { 'x-forwarded-for': '203.0.113.2' } });
+  await assert.rejects(
+    connect(t, trusting.url, { token: await token('c'), headers: { 'x-forwarded-for': '198.51.100.9, 203.0.113.1' } }),
+    (e: { status?: number }) => e.status === 429,
+    'the entry the trusted proxy appended counts, not the spoofable ones left of it',
+  );
+
+  const ignoring = await startServer(t, { limits });
+  await connect(t, ignoring.url, { token: await token('a'), headers: { 'x-forwarded-for': '203.0.113.1' } });
+  await assert.rejects(
+    connect(t, ignoring.url, { token: await token('b'), headers: { 'x-forwarded-for': '203.0.113.2' } }),
+    (e: { status?: number }) => e.status === 429,
+    'without trustProxy a client cannot dodge the limit with a forged header',
+  );
+});
+
+test('clientAddress picks the address the outermost trusted proxy saw', () => {
+  const request = (xff?: string) => ({ headers: xff === undefined ? {} : { 'x-forwarded-for': xff } }) as IncomingMessage;
+  assert.equal(clientAddress(request('1.1.1.1'), '10.0.0.1', 0), '10.0.0.1');
+  assert.equal(clientAddress(request('1.1.1.1, 2.2.2.2'), '10.0.0.1', 1), '2.2.2.2');
+  assert.equal(clientAddress(request('1.1.1.1, 2.2.2.2'), '10.0.0.1', 2), '1.1.1.1');
+  assert.equal(clientAddress(request('2.2.2.2'), '10.0.0.1', 3), '2.2.2.2');
+  assert.equal(clientAddress(request(), '10.0.0.1', 1), '10.0.0.1');
 });

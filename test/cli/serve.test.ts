@@ -29,7 +29,11 @@ test('serve options come from flags, then the environment, then defaults', () =>
   assert.deepEqual(parseServeArgs(['--help'], {}), { help: true });
   const clustered = parseServeArgs(['--dev', '--redis', 'redis://127.0.0.1:6379/2'], { HAYATE_REDIS_PREFIX: 'chat:' });
   assert.ok(!clustered.help && clustered.redis?.url === 'redis://127.0.0.1:6379/2' && clustered.redis.prefix === 'chat:');
-  assert.throws(() => parseServeArgs(['--dev', '--redis', 'http://x'], {}), /redis:\/\/ URL/);
+  assert.throws(() => parseServeArgs(['--dev', '--redis', 'http://x'], {}), /redis:\/\/ or rediss:\/\/ URL/);
+  const tlsRedis = parseServeArgs(['--dev', '--redis', 'rediss://cache.example:6380'], {});
+  assert.ok(!tlsRedis.help && tlsRedis.redis?.url === 'rediss://cache.example:6380');
+  const proxied = parseServeArgs(['--dev', '--trust-proxy', '1'], {});
+  assert.ok(!proxied.help && proxied.options.trustProxy === 1);
 });
 
 test('permessage-deflate is on by default and off with --no-deflate or HAYATE_DEFLATE=0', () => {
