@@ -26,7 +26,71 @@ test('Chromium against our server', async (t) => {
   await t.test('echoes with permessage-deflate negotiated', (st) => echoAndClose(st, page, { perMessageDeflate: true }));
   await t.test('sees the server-initiated close code and reason', (st) => serverClose(st, page));
   await t.test('answers the heartbeat\'s pings and survives two rounds', (st) => heartbeat(st, page));
+  await t.test('echoes text and binary of 0, 125, 126, 65535, 65536 bytes and binary of 16 MiB intact', (st) => sizes(st, page));
 });
+
+// The length-form boundaries (RFC 6455 §5.2: 7-bit up to 125, 16-bit up to 65535, 64-bit above) and a 16 MiB
+// message, both directions: Chromium generates, sends, and compares the echo byte for byte in the page; the server
+// checks what it received against the same pattern.
+async function sizes(t: TestContext, page: Page): Promise<void> {
+  const http = createServer((_req, res) => res.end(PAGE));
+  const wss = new WebSocketServer({ server: http, heartbeatInterval: 0 });
+  t.after(async () => {
+    await closeServer(wss);
+    http.closeAllConnections();
+    await new Promise((r) => http.close(r));
+  });
+  const serverSaw: string[] = [];
+  wss.on('connection', (conn: Connection) =>
+    conn.on('message', (data: Buffer, isBinary: boolean) => {
+      let ok = true;
+      for (let i = 0; i < data.length && ok; i++) ok = data[i] === (isBinary ? (i * 31 + 7) & 0xff : 0x61 + (i % 26));
+      serverSaw.push(`${isBinary ? 'binary' : 'text'}:${data.length}:${ok}`);
+      conn.send(data, { binary: isBinary });
+    }),
+  );
+  http.listen(0, '127.0.0.1');
+  await once(http, 'listening');
+  const port = (http.address() as { port: number }).port;
+  await page.goto(`http://127.0.0.1:${port}/`);
+  const SIZES = [0, 125, 126, 65535, 65536, 16 * 1024 * 1024];
+  const results = await page.evaluate(
+    async ({ url, sizes }: { url: string; sizes: number[] }) => {
+      const ws = new WebSocket(url);
+      ws.binaryType = 'arraybuffer';
+      await new Promise((resolve, reject) => {
+        ws.onopen = resolve;
+        ws.onerror = () => reject(new Error('error before open'));
+      });
+      const out: string[] = [];
+      for (const size of sizes) {
+        const bytes = new Uint8Array(size);
+        for (let i = 0; i < size; i++) bytes[i] = (i * 31 + 7) & 0xff;
+        const text = size > 65536 ? '' : 'abcdefghijklmnopqrstuvwxyz'.repeat(Math.ceil(size / 26) + 1).slice(0, size);
+        // 16 MiB goes as binary only: the length form is the same, and it keeps the run short.
+        const kinds = size > 65536 ? ([['binary', bytes]] as const) : ([['binary', bytes], ['text', text]] as const);
+        for (const [kind, payload] of kinds) {
+          const echo = new Promise<unknown>((resolve) => (ws.onmessage = (e) => resolve(e.data)));
+          ws.send(payload);
+          const got = await echo;
+          let same: boolean;
+          if (kind === 'text') same = got === text;
+          else {
+            const view = new Uint8Array(got as ArrayBuffer);
+            same = view.length === size && view.every((b, i) => b === bytes[i]);
+          }
+          out.push(`${kind}:${size}:${same}`);
+        }
+      }
+      ws.close(1000);
+      return out;
+    },
+    { url: `ws://127.0.0.1:${port}/`, sizes: SIZES },
+  );
+  const expected = SIZES.flatMap((size) => (size > 65536 ? [`binary:${size}:true`] : [`binary:${size}:true`, `text:${size}:true`]));
+  assert.deepEqual(results, expected, 'Chromium received every echo intact');
+  assert.deepEqual(serverSaw, expected, 'the server received every message intact');
+}
 
 async function echoAndClose(t: TestContext, page: Page, options: { perMessageDeflate?: boolean }): Promise<void> {
   const http = createServer((_req, res) => {

@@ -103,3 +103,31 @@ test('a raw client that never answers pings is terminated after two rounds; a ws
   assert.equal(conns[0].readyState, 1, 'the ws client that answered is still open');
   assert.equal(ws.readyState, 1);
 });
+
+test('one heartbeat timer serves every connection of a server: no timer is armed per connection', async (t) => {
+  const INTERVAL = 987_654; // a period nothing else uses, so the timers armed with it are the heartbeat's
+  const armed: string[] = [];
+  const realSetInterval = globalThis.setInterval;
+  const realSetTimeout = globalThis.setTimeout;
+  globalThis.setInterval = ((fn: () => void, ms?: number, ...args: unknown[]) => {
+    if (ms === INTERVAL) armed.push('setInterval');
+    return realSetInterval(fn, ms, ...args);
+  }) as typeof setInterval;
+  globalThis.setTimeout = ((fn: () => void, ms?: number, ...args: unknown[]) => {
+    if (ms === INTERVAL) armed.push('setTimeout');
+    return realSetTimeout(fn, ms, ...args);
+  }) as typeof setTimeout;
+  t.after(() => {
+    globalThis.setInterval = realSetInterval;
+    globalThis.setTimeout = realSetTimeout;
+  });
+  const { wss, url } = await startServer(t, { heartbeatInterval: INTERVAL });
+  const clients = await Promise.all(Array.from({ length: 20 }, () => openWs(t, url)));
+  while (wss.clients.size < clients.length) await new Promise((r) => realSetTimeout(r, 5));
+  const pinged = Promise.all(clients.map((ws) => once(ws, 'ping')));
+  // Every connection has sent its handshake bytes, so all are alive: one round pings all of them.
+  assert.equal(wss.heartbeat.runRound(), 0);
+  await pinged;
+  assert.deepEqual(armed, ['setInterval']);
+  assert.equal(wss.heartbeat.running, true);
+});

@@ -15,6 +15,7 @@ test('hayate/node exports the server, the connection and the heartbeat, and no t
     'DEFAULT_HANDSHAKE_TIMEOUT',
     'Heartbeat',
     'DEFAULT_HEARTBEAT_INTERVAL',
+    'MessageStream',
   ]) {
     assert.ok(names.includes(name), `${name} is exported`);
   }

@@ -7,6 +7,7 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { createServer, type IncomingMessage } from 'node:http';
 import { createServer as createHttpsServer } from 'node:https';
 import { tmpdir } from 'node:os';
+import { connect } from 'node:net';
 import { join } from 'node:path';
 import type { Duplex } from 'node:stream';
 import { test } from 'node:test';
@@ -275,3 +276,49 @@ test('noServer with a path: handleUpgrade for another path answers 400', async (
   const port = (http.address() as { port: number }).port;
   assert.equal((await unexpectedResponse(`ws://127.0.0.1:${port}/elsewhere`)).status, 400);
 });
+
+/** rawHead sends a request and resolves with the response head (up to the blank line), then drops the socket. */
+async function rawHead(port: number, request: string): Promise<string> {
+  const socket = connect(port, '127.0.0.1');
+  socket.on('error', () => {});
+  try {
+    await once(socket, 'connect');
+    socket.write(request);
+    let head = '';
+    for await (const chunk of socket as AsyncIterable<Buffer>) {
+      head += chunk.toString('latin1');
+      const end = head.indexOf('\r\n\r\n');
+      if (end >= 0) return head.slice(0, end + 2);
+    }
+    return head;
+  } finally {
+    socket.destroy();
+  }
+}
+
+// RFC 6455 §4.2.1-4.2.2 on Node's own parser, each answer pinned on the wire (status and the headers that matter).
+const handshakeCases: { name: string; request: (port: number) => string; status: number; header?: RegExp }[] = [
+  { name: 'a POST', request: (p) => upgradeRequest(p).replace(/^GET/, 'POST'), status: 405, header: /\r\nAllow: GET\r\n/i },
+  { name: 'an HTTP/1.0 request', request: (p) => upgradeRequest(p).replace('HTTP/1.1', 'HTTP/1.0'), status: 400 },
+  { name: 'a request without Host', request: (p) => upgradeRequest(p, { Host: '' }), status: 400 },
+  { name: 'a request without Sec-WebSocket-Key', request: (p) => upgradeRequest(p, { 'Sec-WebSocket-Key': '' }), status: 400 },
+  {
+    name: 'a request without Sec-WebSocket-Version',
+    request: (p) => upgradeRequest(p, { 'Sec-WebSocket-Version': '' }),
+    status: 426,
+    header: /\r\nSec-WebSocket-Version: 13\r\n/i,
+  },
+  { name: 'Upgrade: h2c', request: (p) => upgradeRequest(p, { Upgrade: 'h2c' }), status: 400 },
+  { name: 'Connection without the Upgrade token (not an upgrade for HTTP)', request: (p) => upgradeRequest(p, { Connection: 'close' }), status: 426 },
+  { name: 'Connection: keep-alive, UPGRADE (token lists, any case)', request: (p) => upgradeRequest(p, { Connection: 'keep-alive, UPGRADE' }), status: 101 },
+  { name: 'Upgrade: WebSocket (any case)', request: (p) => upgradeRequest(p, { Upgrade: 'WebSocket' }), status: 101 },
+];
+
+for (const c of handshakeCases) {
+  test(`answers ${c.status} to ${c.name}`, async (t) => {
+    const { port } = await startServer(t);
+    const head = await rawHead(port, c.request(port));
+    assert.match(head, new RegExp(`^HTTP/1\\.1 ${c.status} `));
+    if (c.header !== undefined) assert.match(head, c.header);
+  });
+}
