@@ -6,9 +6,10 @@ import { once } from 'node:events';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { test } from 'node:test';
-import type WebSocket from 'ws';
+import type { AddressInfo } from 'node:net';
+import WebSocket, { WebSocketServer as WsServer } from 'ws';
 import { InvalidStateError } from '../../src/protocol/index.js';
-import type { Connection } from '../../src/node/index.js';
+import { connect, type Connection } from '../../src/node/index.js';
 import { clientFrame, closeCodeOf, openWs, parseServerFrames, rawWebSocket, startServer, wsClose } from './server-fixtures.js';
 
 const MiB = 1024 * 1024;
@@ -186,4 +187,44 @@ test('a message handler for a message that arrived in the same read as the peer\
   assert.equal(sendErrors.length, 2);
   assert.ok(sendErrors.every((e) => e instanceof Error));
   assert.equal(closeCodeOf(raw.received()), 1000);
+});
+
+test('a message stream on a permessage-deflate connection compresses every fragment and the ws client inflates it', async (t) => {
+  const { wss, url } = await startServer(t, { perMessageDeflate: true });
+  const connP = once(wss, 'connection') as Promise<[Connection]>;
+  const ws = await openWs(t, url, undefined, { perMessageDeflate: true });
+  const [conn] = await connP;
+  assert.match(conn.extensions, /permessage-deflate/);
+  const received = once(ws, 'message') as Promise<[Buffer, boolean]>;
+  const parts = Array.from({ length: 50 }, (_, i) => `{"part":${i},"text":"${'compressible '.repeat(50)}"}`);
+  await pipeline(Readable.from(parts), conn.createMessageStream({ binary: false }));
+  const [data, isBinary] = await received;
+  assert.equal(isBinary, false);
+  assert.equal(data.toString(), parts.join(''));
+});
+
+test('a client Connection (connect()) streams a masked fragmented message that a ws server reassembles', async (t) => {
+  const server = new WsServer({ port: 0, host: '127.0.0.1' });
+  t.after(() => new Promise<void>((resolve) => server.close(() => resolve())));
+  await once(server, 'listening');
+  const message = new Promise<[Buffer, boolean]>((resolve) =>
+    server.on('connection', (peer: WebSocket) => peer.on('message', (data: Buffer, isBinary: boolean) => resolve([data, isBinary]))),
+  );
+  const client = await connect(`ws://127.0.0.1:${(server.address() as AddressInfo).port}`);
+  t.after(() => client.terminate());
+  const source = patternSource(32);
+  await pipeline(source.readable, client.createMessageStream());
+  const [data, isBinary] = await message;
+  assert.equal(isBinary, true);
+  assert.equal(data.length, 32 * CHUNK);
+  assert.equal(createHash('sha256').update(data).digest('hex'), source.digest());
+  for (const peer of server.clients) peer.terminate();
+});
+
+test('ending a message stream without writing sends one empty message', async (t) => {
+  const { conn, ws } = await serverAndWs(t);
+  const received = once(ws, 'message') as Promise<[Buffer, boolean]>;
+  conn.createMessageStream().end();
+  const [data, isBinary] = await received;
+  assert.deepEqual([data.length, isBinary], [0, true]);
 });
