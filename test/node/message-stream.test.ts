@@ -7,7 +7,7 @@ import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { test } from 'node:test';
 import type { AddressInfo } from 'node:net';
-import WebSocket, { WebSocketServer as WsServer } from 'ws';
+import { WebSocketServer as WsServer, type WebSocket } from 'ws';
 import { InvalidStateError } from '../../src/protocol/index.js';
 import { connect, type Connection } from '../../src/node/index.js';
 import { clientFrame, closeCodeOf, openWs, parseServerFrames, rawWebSocket, startServer, wsClose } from './server-fixtures.js';
