@@ -168,3 +168,25 @@ test('a socket reset in the middle of a message does not crash the server', asyn
   raw.socket.resetAndDestroy();
   assert.equal(await closed, 1006);
 });
+
+test('invalid UTF-8 early in a long text frame closes with 1007 before the rest of the frame is sent', async (t) => {
+  const { port } = await startServer(t);
+  const raw = await rawWebSocket(t, port);
+  const payload = Buffer.alloc(100_000, 0x61);
+  payload[10] = 0xff; // never valid in UTF-8
+  const frame = clientFrame({ opcode: TEXT, payload });
+  // Header (4 bytes), key (4 bytes) and the first 20 payload bytes only: the message cannot end.
+  raw.socket.write(frame.subarray(0, 8 + 20));
+  await raw.ended;
+  assert.equal(closeCodeOf(raw.received()), 1007);
+});
+
+test('invalid UTF-8 in the second fragment closes with 1007 while the message is still open', async (t) => {
+  const { port } = await startServer(t);
+  const raw = await rawWebSocket(t, port);
+  raw.socket.write(clientFrame({ opcode: TEXT, fin: false, payload: Buffer.from([0x63, 0x61, 0x66, 0xc3]) }));
+  // 0xc3 must be followed by a continuation byte (0x80-0xbf): 0x28 fails the character across the fragment boundary.
+  raw.socket.write(clientFrame({ opcode: CONT, fin: false, payload: Buffer.from([0x28, 0x61]) }));
+  await raw.ended;
+  assert.equal(closeCodeOf(raw.received()), 1007);
+});
