@@ -252,6 +252,21 @@ describe('inflation limits and corrupt data', () => {
     assert.equal(error.code, 'WS_MESSAGE_TOO_BIG');
   });
 
+  test('stops inflating a 64 MiB bomb at the limit: the bytes it allocates stay near the 1 MiB limit', (t) => {
+    // 64 MiB of zeros deflate to about 64 KB; Buffer.alloc of zeros is cheap (calloc) and freed before measuring.
+    let zeros: Buffer | null = Buffer.alloc(64 * 1024 * 1024);
+    const bomb = deflateRawSync(zeros, { level: 1 });
+    zeros = null;
+    const c = codec();
+    t.after(() => c.release());
+    const before = process.memoryUsage().arrayBuffers;
+    const error = failure(c.decompress(bomb, true, 1024 * 1024));
+    const grown = process.memoryUsage().arrayBuffers - before;
+    assert.equal(error.closeCode, 1009);
+    // Holding the inflated message (or even a tenth of it) would show here; the limit plus the scratch buffer does not.
+    assert.ok(grown < 8 * 1024 * 1024, `decompress allocated ${grown} bytes`);
+  });
+
   test('fails with 1009 when the inflated bytes pass the limit by one, and accepts them exactly at the limit', (t) => {
     const message = sampleText(9, 3000);
     const sender = codec({ role: 'client', clientNoContextTakeover: true });
