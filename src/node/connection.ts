@@ -254,7 +254,7 @@ export class Connection extends EventEmitter {
       cb = options;
       options = undefined;
     }
-    if (this.readyState !== ReadyState.OPEN || this.#core.readyState !== 1) {
+    if (!this.#canSend()) {
       if (cb !== undefined) process.nextTick(cb, this.#notOpenError());
       return;
     }
@@ -284,7 +284,7 @@ export class Connection extends EventEmitter {
    * when the connection is not open or a message (stream or `fin: false` sends) is already in progress.
    */
   createMessageStream(options: MessageStreamOptions = {}): MessageStream {
-    if (this.readyState !== ReadyState.OPEN || this.#core.readyState !== 1) throw this.#notOpenError();
+    if (!this.#canSend()) throw this.#notOpenError();
     if (this.#has(Flag.streaming | Flag.fragmenting)) {
       throw new InvalidStateError('a fragmented message is in progress; finish it before opening a message stream');
     }
@@ -304,7 +304,7 @@ export class Connection extends EventEmitter {
   }
 
   #streamFragment(data: Buffer, fin: boolean, cb: SendCallback): void {
-    if (this.readyState !== ReadyState.OPEN || this.#core.readyState !== 1) {
+    if (!this.#canSend()) {
       process.nextTick(cb, this.#notOpenError());
       return;
     }
@@ -325,7 +325,7 @@ export class Connection extends EventEmitter {
 
   /** ping sends a Ping frame with up to 125 bytes of application data (RFC 6455 §5.5.2); ignored when not open. */
   ping(data?: string | Buffer | ArrayBuffer | ArrayBufferView | number, _mask?: boolean, cb?: SendCallback): void {
-    if (this.readyState !== ReadyState.OPEN) {
+    if (!this.#canSend()) {
       if (cb !== undefined) process.nextTick(cb, this.#notOpenError());
       return;
     }
@@ -336,7 +336,7 @@ export class Connection extends EventEmitter {
 
   /** pong sends an unsolicited Pong frame (RFC 6455 §5.5.3: a unidirectional heartbeat); ignored when not open. */
   pong(data?: string | Buffer | ArrayBuffer | ArrayBufferView | number, _mask?: boolean, cb?: SendCallback): void {
-    if (this.readyState !== ReadyState.OPEN) {
+    if (!this.#canSend()) {
       if (cb !== undefined) process.nextTick(cb, this.#notOpenError());
       return;
     }
@@ -389,6 +389,12 @@ export class Connection extends EventEmitter {
     const alive = this.#has(Flag.alive);
     this.#set(Flag.alive, false);
     return alive;
+  }
+
+  // Whether sends go out: OPEN, and not merely reported OPEN while dispatching the messages before a received Close
+  // (the core answered that Close already: RFC 6455 §5.5.1, no data frames after a Close).
+  #canSend(): boolean {
+    return this.readyState === ReadyState.OPEN && this.#core.readyState === 1;
   }
 
   #notOpenError(): Error {
