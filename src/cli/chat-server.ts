@@ -185,8 +185,8 @@ export function createChatServer(options: ChatServerOptions = {}): ChatServer {
     },
   });
 
+  // Refusals are counted from the server's `rejection` event, which also sees the transport's own (400, 426, 503).
   const reject = (status: number, body: string, headers: Record<string, string> = {}): AcceptResult => {
-    metrics.rejections.inc({ status: String(status) });
     logger.info({ status, reason: body }, 'handshake rejected');
     return { status, headers: { 'content-type': 'text/plain; charset=utf-8', ...headers }, body };
   };
@@ -228,6 +228,7 @@ export function createChatServer(options: ChatServerOptions = {}): ChatServer {
     hub.addConnection(conn, { user: identity.user, expiresAt: identity.expiresAt, address });
   });
   wss.on('error', (error: Error) => logger.error({ err: error }, 'websocket server error'));
+  wss.on('rejection', (status: number) => metrics.rejections.inc({ status: String(status) }));
 
   httpServer.on('request', (request: IncomingMessage, response: ServerResponse) => {
     handleHttp(request, response).catch((error: unknown) => {

@@ -200,7 +200,9 @@ function abortHandshake(socket: Duplex, status: number, headers?: AcceptRejectio
 
 /**
  * WebSocketServer accepts WebSocket connections, ws-style. Events: `connection(conn, request)`, `listening`, `error`,
- * `headers(lines, request)` (the 101's header lines, mutable), `close`. A ws user changes the import and little else.
+ * `headers(lines, request)` (the 101's header lines, mutable), `rejection(status, request)` (an upgrade refused with
+ * that HTTP status, by the handshake rules or the accept hook, after the response was written), `close`. A ws user
+ * changes the import and little else.
  */
 export class WebSocketServer extends EventEmitter {
   /** options are the resolved options. */
@@ -300,7 +302,7 @@ export class WebSocketServer extends EventEmitter {
     try {
       this.#handshake(request, socket, head, cb, deadline);
     } catch {
-      this.#fail(socket, deadline, 500);
+      this.#fail(request, socket, deadline, 500);
     }
   }
 
@@ -373,6 +375,7 @@ export class WebSocketServer extends EventEmitter {
       if (listeners[listeners.length - 1] === this.#onUpgrade) {
         socket.on('error', destroyThis);
         abortHandshake(socket, 400, {}, 'no WebSocket endpoint at this path');
+        this.emit('rejection', 400, request);
       }
       return;
     }
@@ -384,24 +387,25 @@ export class WebSocketServer extends EventEmitter {
     this.emit('connection', conn, request);
   };
 
-  #fail(socket: Duplex, deadline: Deadline, status: number, headers?: AcceptRejection['headers'], body?: string | Buffer): void {
+  #fail(request: IncomingMessage, socket: Duplex, deadline: Deadline, status: number, headers?: AcceptRejection['headers'], body?: string | Buffer): void {
     sharedDeadlines.cancel(deadline);
     abortHandshake(socket, status, headers, body);
+    this.emit('rejection', status, request);
   }
 
   #handshake(request: IncomingMessage, socket: Duplex, head: Buffer, cb: UpgradeCallback, deadline: Deadline): void {
-    if (this.#state !== 'running') return this.#fail(socket, deadline, 503);
+    if (this.#state !== 'running') return this.#fail(request, socket, deadline, 503);
     // As ws: a noServer user calling handleUpgrade for a path this server does not serve gets 400.
-    if (!this.shouldHandle(request)) return this.#fail(socket, deadline, 400, {}, 'no WebSocket endpoint at this path');
+    if (!this.shouldHandle(request)) return this.#fail(request, socket, deadline, 400, {}, 'no WebSocket endpoint at this path');
     const checked = validateClientRequest({ method: request.method, httpVersion: request.httpVersion, headers: request.headers });
-    if (!checked.ok) return this.#fail(socket, deadline, checked.status, checked.headers, checked.reason);
+    if (!checked.ok) return this.#fail(request, socket, deadline, checked.status, checked.headers, checked.reason);
     const origin = typeof request.headers.origin === 'string' ? request.headers.origin : undefined;
     // RFC 6455 §10.2: "If the |Origin| value is not accepted, the server SHOULD respond with 403 (Forbidden)"... as a
     // policy: requests without Origin come from non-browser clients, which can send any Origin anyway.
     const allowed = this.options.allowedOrigins;
-    if (allowed !== undefined && origin !== undefined && !allowed.includes(origin)) return this.#fail(socket, deadline, 403);
+    if (allowed !== undefined && origin !== undefined && !allowed.includes(origin)) return this.#fail(request, socket, deadline, 403);
     const max = this.options.maxConnections;
-    if (max !== undefined && this.#connections.size >= max) return this.#fail(socket, deadline, 503);
+    if (max !== undefined && this.#connections.size >= max) return this.#fail(request, socket, deadline, 503);
 
     const accept = this.options.accept;
     const verify = this.options.verifyClient;
@@ -437,14 +441,14 @@ export class WebSocketServer extends EventEmitter {
     run().then(
       (result) => {
         if (socket.destroyed) return sharedDeadlines.cancel(deadline);
-        if (result !== true) return this.#fail(socket, deadline, result.status, result.headers, result.body);
+        if (result !== true) return this.#fail(request, socket, deadline, result.status, result.headers, result.body);
         try {
           this.#complete(request, socket, head, cb, deadline, checked.key, checked.protocols);
         } catch {
-          this.#fail(socket, deadline, 500);
+          this.#fail(request, socket, deadline, 500);
         }
       },
-      () => this.#fail(socket, deadline, 500),
+      () => this.#fail(request, socket, deadline, 500),
     );
   }
 
@@ -458,7 +462,7 @@ export class WebSocketServer extends EventEmitter {
     offered: string[],
   ): void {
     if (socket.destroyed || !socket.writable) return sharedDeadlines.cancel(deadline);
-    if (this.#state !== 'running') return this.#fail(socket, deadline, 503);
+    if (this.#state !== 'running') return this.#fail(request, socket, deadline, 503);
     let subprotocol = '';
     if (offered.length > 0) {
       const hook = this.options.handleProtocols;

@@ -2,7 +2,7 @@
 // limits, binary routing, and the /metrics counters that follow them.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import type { IncomingMessage } from 'node:http';
+import { request as httpRequest, type IncomingMessage } from 'node:http';
 import type { Socket as NetSocket } from 'node:net';
 import { clientAddress } from '../../src/cli/chat-server.js';
 import { encodeBinaryEnvelope } from '../../src/realtime/binary-envelope.js';
@@ -128,6 +128,21 @@ test('/metrics counts connections, messages, bytes, errors and handshake rejecti
   a.send('nonsense');
   await a.next('error');
   await assert.rejects(connect(t, url), (e: { status?: number }) => e.status === 401);
+  // A refusal by the transport's own handshake rules (not the auth hook) is counted too.
+  const oldVersion = await new Promise<number | undefined>((resolve, reject) => {
+    const headers = { connection: 'Upgrade', upgrade: 'websocket', 'sec-websocket-version': '8', 'sec-websocket-key': 'dGhlIHNhbXBsZSBub25jZQ==' };
+    const request = httpRequest(`${http}/ws`, { headers }, (response) => {
+      response.resume();
+      resolve(response.statusCode);
+    });
+    request.on('upgrade', (response, socket) => {
+      socket.destroy();
+      resolve(response.statusCode);
+    });
+    request.on('error', reject);
+    request.end();
+  });
+  assert.equal(oldVersion, 426);
   const after = await read();
   assert.equal(metric(after, 'hayate_connections'), 2);
   assert.equal(metric(after, 'hayate_connections_total'), 2);
@@ -137,6 +152,7 @@ test('/metrics counts connections, messages, bytes, errors and handshake rejecti
   assert.ok(metric(after, 'hayate_bytes_out_total') > metric(before, 'hayate_bytes_out_total'));
   assert.equal(metric(after, 'hayate_errors_total', '{code="invalid_json"}'), 1);
   assert.equal(metric(after, 'hayate_handshake_rejections_total', '{status="401"}'), 1);
+  assert.equal(metric(after, 'hayate_handshake_rejections_total', '{status="426"}'), 1);
   await b.close();
   await a.request({ type: 'ping' }, 'sync');
   assert.equal(metric(await read(), 'hayate_connections'), 1);
