@@ -10,10 +10,13 @@
  */
 import { randomFillSync } from 'node:crypto';
 import { MASK_POOL_BYTES } from './limits.js';
+import { maskSimd } from './mask-simd.js';
 
 const LITTLE_ENDIAN = new Uint8Array(new Uint32Array([1]).buffer)[0] === 1;
 /** From this many bytes a Uint32Array view pays for itself; below it an unrolled byte loop is faster (measured). */
 const WORD_LOOP_MIN = 256;
+/** From this many bytes the WebAssembly SIMD path (mask-simd.ts) beats the word loop, copies included (measured). */
+const SIMD_MIN = 1024;
 
 /**
  * maskRange XORs `data[start..end)` in place with the 4-byte key at `key[keyOffset..keyOffset+4)`, the first byte
@@ -32,6 +35,10 @@ export function maskKeyWord(key: Uint8Array, offset: number): number {
 export function maskWord(data: Uint8Array, start: number, end: number, keyWord: number, phase: number): void {
   let i = start;
   let p = phase & 3;
+  if (maskSimd !== null && end - start >= SIMD_MIN && LITTLE_ENDIAN) {
+    maskSimd(data, start, end, p === 0 ? keyWord : (keyWord >>> (p << 3)) | (keyWord << (32 - (p << 3))));
+    return;
+  }
   if (end - start >= WORD_LOOP_MIN && LITTLE_ENDIAN) {
     const lead = (4 - ((data.byteOffset + start) & 3)) & 3;
     for (const stop = start + lead; i < stop; i++, p = (p + 1) & 3) data[i] ^= keyWord >>> (p << 3);

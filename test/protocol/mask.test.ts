@@ -1,6 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { fillMaskKey, maskRange } from '../../src/protocol/mask.js';
+import { maskSimd } from '../../src/protocol/mask-simd.js';
 
 function naive(data: Buffer, key: Buffer, phase: number): Buffer {
   const out = Buffer.from(data);
@@ -19,6 +20,26 @@ test('maskRange matches byte-wise XOR for every length, alignment and phase', ()
         const expected = naive(data, key, phase);
         maskRange(data, 0, data.length, key, 0, phase);
         assert.deepEqual(data, expected, `length ${length} offset ${offset} phase ${phase}`);
+      }
+    }
+  }
+});
+
+test('long payloads (the WebAssembly SIMD path) match byte-wise XOR across 64 KiB blocks, alignments and phases', () => {
+  assert.notEqual(maskSimd, null, 'Node 20 has WebAssembly SIMD: the fast path must be in use');
+  const key = Buffer.from([0x37, 0xfa, 0x21, 0x3d]);
+  for (const length of [1023, 1024, 1025, 4099, 65535, 65536, 65537, 65536 * 2 + 21]) {
+    for (let offset = 0; offset < 4; offset++) {
+      for (let phase = 0; phase < 4; phase++) {
+        const backing = Buffer.alloc(length + offset + 8);
+        for (let i = 0; i < backing.length; i++) backing[i] = (i * 131 + length) & 0xff;
+        const data = backing.subarray(offset + 3, offset + 3 + length);
+        const before = Buffer.from(backing);
+        const expected = naive(data, key, phase);
+        maskRange(data, 0, data.length, key, 0, phase);
+        assert.deepEqual(data, expected, `length ${length} offset ${offset} phase ${phase}`);
+        assert.deepEqual(backing.subarray(0, offset + 3), before.subarray(0, offset + 3), 'bytes before the range untouched');
+        assert.deepEqual(backing.subarray(offset + 3 + length), before.subarray(offset + 3 + length), 'bytes after the range untouched');
       }
     }
   }
