@@ -498,3 +498,22 @@ test('a message id resent to another node is acked as a duplicate and not delive
   assert.equal(listener.ofType('chat').length, 1);
   assert.deepEqual(onB.ofType('ack'), [{ type: 'ack', id: 'once', ok: true, offset: 1, duplicate: true }]);
 });
+
+test('a connection that queues more messages than maxBacklog behind a stalled broker is closed with 1008', async (t) => {
+  class StalledBroker extends MemoryBroker {
+    override append(): Promise<{ offset: number; epoch: string }> {
+      return new Promise(() => {}); // the broker never answers: every chat stays pending
+    }
+  }
+  const rate = { perSecond: 1000, burst: 1000 };
+  const { connect } = setup(t, { broker: new StalledBroker({ historyLimit: 5 }), maxBacklog: 3, connectionRate: rate, userRate: rate });
+  const socket = connect();
+  await join(socket, 'r');
+  for (let i = 0; i < 4; i++) socket.text({ type: 'chat', room: 'r', text: `m${i}` }); // one running, three queued
+  await settle();
+  assert.equal(socket.closeCode, undefined, 'a backlog at the bound is accepted');
+  socket.text({ type: 'chat', room: 'r', text: 'one too many' });
+  await settle();
+  assert.equal(socket.closeCode, 1008);
+  assert.match(String(socket.closeReason), /pending/);
+});
