@@ -322,3 +322,16 @@ for (const c of handshakeCases) {
     if (c.header !== undefined) assert.match(head, c.header);
   });
 }
+
+test('an upgrade whose header block passes maxHeaderSize is refused with 431 before any handshake work', async (t) => {
+  const { port, url, wss } = await startServer(t, { maxHeaderSize: 2048 });
+  let connections = 0;
+  wss.on('connection', () => { connections++; });
+  const big = await rawHttp(t, port, upgradeRequest(port, { 'X-Pad': 'a'.repeat(4000) }));
+  assert.match(big, /^HTTP\/1\.1 431 /);
+  assert.equal(connections, 0);
+  const ws = new WebSocket(url, { headers: { 'x-pad': 'a'.repeat(1000) } });
+  t.after(() => ws.terminate());
+  await once(ws, 'open');
+  assert.equal(connections, 1, 'a request within the bound still connects');
+});
