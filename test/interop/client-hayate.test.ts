@@ -2,22 +2,12 @@
 import { test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
 import { once } from 'node:events';
-import type { AddressInfo } from 'node:net';
 import { WebSocket, type CloseEvent, type ErrorEvent } from '../../src/node/websocket.js';
 import { connect } from '../../src/node/connect.js';
-import { WebSocketServer, type WebSocketServerOptions } from '../../src/node/server.js';
+import type { WebSocketServer } from '../../src/node/server.js';
 import type { Connection } from '../../src/node/connection.js';
 import { HandshakeError } from '../../src/protocol/index.js';
-
-async function server(t: TestContext, options: Omit<WebSocketServerOptions, 'port'> = {}): Promise<{ wss: WebSocketServer; url: string }> {
-  const wss = new WebSocketServer({ port: 0, host: '127.0.0.1', heartbeatInterval: 0, ...options });
-  await once(wss, 'listening');
-  t.after(async () => {
-    for (const client of wss.clients) client.terminate();
-    await new Promise<void>((resolve) => wss.close(() => resolve()));
-  });
-  return { wss, url: `ws://127.0.0.1:${(wss.address() as AddressInfo).port}` };
-}
+import { startServer as server } from '../node/server-fixtures.js';
 
 function echo(wss: WebSocketServer): void {
   wss.on('connection', (socket: Connection) =>
