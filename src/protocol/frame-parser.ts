@@ -5,9 +5,9 @@
  * protocol.ts: `step()` returns `Step.Message`, `Step.Control`, `Step.Failed` or `Step.NeedMore`, with the result in
  * the parser's fields (no callbacks, no per-frame objects). Header rules are checked on the first two bytes, before
  * the extended length arrives; the length is checked against `maxPayload` before any payload is buffered. Data
- * payloads are consumed as they arrive (unmasked in place, UTF-8 checked, handed to the `MessageAssembler`), so an
- * invalid text message fails on the piece that carries the bad byte. A frame that is whole in one chunk becomes the
- * message without a copy.
+ * payloads are consumed as they arrive (handed to the `MessageAssembler`, which unmasks each piece straight into the
+ * message's buffer and checks UTF-8), so an invalid text message fails on the piece that carries the bad byte. A
+ * frame that is whole in one chunk becomes the message without a copy (unmasked in place).
  *
  * Not here: what to do with control frames (protocol.ts), inflation (through the assembler and the extension).
  */
@@ -219,12 +219,15 @@ export class FrameParser {
           if (q.length === 0) return Step.NeedMore;
           const piece = q.takePiece(this.#remaining);
           const n = piece.length;
+          let error: ProtocolError | null;
           if (this.#masked) {
-            maskWord(piece, 0, n, this.#maskKey, this.#phase);
+            // Unmasked on the way into the message's buffer (one pass), not in place and then copied.
+            error = (assembler as MessageAssembler).addMaskedPayload(piece, q.lastSourceLength, this.#maskKey, this.#phase);
             this.#phase = (this.#phase + n) & 3;
+          } else {
+            error = (assembler as MessageAssembler).addPayload(piece, q.lastSourceLength);
           }
           this.#remaining -= n;
-          const error = (assembler as MessageAssembler).addPayload(piece, q.lastSourceLength);
           if (error !== null) return this.#failWith(error);
           if (this.#remaining > 0) continue;
         }

@@ -34,18 +34,28 @@ const wasm = instantiate();
  * `data[start]` (little-endian hosts only; mask.ts checks). Null when WebAssembly SIMD is unavailable.
  */
 export const maskSimd: ((data: Uint8Array, start: number, end: number, word: number) => void) | null =
-  wasm === null
-    ? null
-    : (data, start, end, word) => {
-        const memory = new Uint8Array(wasm.memory.buffer, 0, SIMD_BLOCK_BYTES);
-        for (let offset = start; offset < end; offset += SIMD_BLOCK_BYTES) {
-          const length = Math.min(SIMD_BLOCK_BYTES, end - offset);
-          memory.set(data.subarray(offset, offset + length), 0);
-          wasm.mask(length, word);
-          // The module masks whole 16-byte lanes; the last 0-15 bytes are masked here. Every block starts a
-          // multiple of 16 bytes after `start`, so byte i of a block takes key byte i & 3 of the rotated word.
-          const lanes = length & ~15;
-          for (let i = lanes; i < length; i++) memory[i] ^= word >>> ((i & 3) << 3);
-          data.set(memory.subarray(0, length), offset);
-        }
-      };
+  wasm === null ? null : (data, start, end, word) => maskBlocks(wasm, data, start, end, data, start, word);
+
+/**
+ * maskSimdInto writes `source[start..end)` XORed with `word` (rotated as for `maskSimd`) into `target` from
+ * `targetStart`, leaving `source` as it is: the copy out of WebAssembly memory lands in the destination, so a payload
+ * that has to be moved anyway (a frame spanning socket reads) costs the same two copies as unmasking in place.
+ * The ranges must not overlap. Null when WebAssembly SIMD is unavailable.
+ */
+export const maskSimdInto:
+  | ((source: Uint8Array, start: number, end: number, target: Uint8Array, targetStart: number, word: number) => void)
+  | null = wasm === null ? null : (source, start, end, target, targetStart, word) => maskBlocks(wasm, source, start, end, target, targetStart, word);
+
+function maskBlocks(wasm: MaskExports, source: Uint8Array, start: number, end: number, target: Uint8Array, targetStart: number, word: number): void {
+  const memory = new Uint8Array(wasm.memory.buffer, 0, SIMD_BLOCK_BYTES);
+  for (let offset = start; offset < end; offset += SIMD_BLOCK_BYTES) {
+    const length = Math.min(SIMD_BLOCK_BYTES, end - offset);
+    memory.set(source.subarray(offset, offset + length), 0);
+    wasm.mask(length, word);
+    // The module masks whole 16-byte lanes; the last 0-15 bytes are masked here. Every block starts a multiple of
+    // 16 bytes after `start`, so byte i of a block takes key byte i & 3 of the rotated word.
+    const lanes = length & ~15;
+    for (let i = lanes; i < length; i++) memory[i] ^= word >>> ((i & 3) << 3);
+    target.set(memory.subarray(0, length), targetStart + (offset - start));
+  }
+}

@@ -6,11 +6,12 @@
  * loop, which beats making a typed-array view for them. Keys come from one crypto-random pool per process
  * (`fillMaskKey`), refilled with `randomFillSync` when used up, instead of `randomBytes(4)` per frame.
  * RFC 6455 §5.3: "The masking key needs to be unpredictable; thus, the masking key MUST be derived from a strong
- * source of entropy". Not here: deciding who masks (protocol.ts) or checking the mask bit (frame-parser.ts).
+ * source of entropy". `maskWordInto` unmasks while moving bytes to another buffer (a message's destination), so that
+ * bytes which must be copied anyway are not also unmasked in place first. Not here: deciding who masks (protocol.ts) or checking the mask bit (frame-parser.ts).
  */
 import { randomFillSync } from 'node:crypto';
 import { MASK_POOL_BYTES } from './limits.js';
-import { maskSimd } from './mask-simd.js';
+import { maskSimd, maskSimdInto } from './mask-simd.js';
 
 const LITTLE_ENDIAN = new Uint8Array(new Uint32Array([1]).buffer)[0] === 1;
 /** From this many bytes a Uint32Array view pays for itself; below it an unrolled byte loop is faster (measured). */
@@ -61,6 +62,22 @@ export function maskWord(data: Uint8Array, start: number, end: number, keyWord: 
     }
   }
   for (; i < end; i++, p = (p + 1) & 3) data[i] ^= keyWord >>> (p << 3);
+}
+
+/**
+ * maskWordInto writes `source[start..end)` masked with the packed key (first byte using key byte `phase`) into
+ * `target` from `targetStart`, leaving `source` unchanged; the ranges must not overlap. Long ranges go through
+ * WebAssembly in one pass (copy in, XOR, copy out into `target`: two copies, as unmasking in place costs); short ones
+ * are copied and then masked in place in `target`, which is in cache by then.
+ */
+export function maskWordInto(source: Uint8Array, start: number, end: number, target: Uint8Array, targetStart: number, keyWord: number, phase: number): void {
+  const p = phase & 3;
+  if (maskSimdInto !== null && end - start >= SIMD_MIN && LITTLE_ENDIAN) {
+    maskSimdInto(source, start, end, target, targetStart, p === 0 ? keyWord : (keyWord >>> (p << 3)) | (keyWord << (32 - (p << 3))));
+    return;
+  }
+  target.set(source.subarray(start, end), targetStart);
+  maskWord(target, targetStart, targetStart + (end - start), keyWord, p);
 }
 
 let pool: Buffer = Buffer.allocUnsafeSlow(MASK_POOL_BYTES);

@@ -3,19 +3,32 @@
  * inflates compressed messages through the negotiated extension (RFC 7692 §6.2), validates text incrementally and
  * enforces `maxPayload` on the inflated size.
  *
- * Memory is bounded by bytes, not by fragment count: pieces below `ASSEMBLY_COPY_BELOW_BYTES` (or below half of the
- * socket chunk they sit in) are copied into a tail buffer, empty ones are skipped, so a flood of tiny fragments costs
- * about the bytes it carries. Header-level rules (opcodes, continuation order, the raw length limit) are checked by
+ * Every piece of an uncompressed message is written once, straight into the message's destination buffer, unmasked
+ * on the way (`addMaskedPayload`: copy into WebAssembly memory, XOR, copy out into the destination), so a frame that
+ * spans socket reads costs two copies per byte instead of unmasking in place (two) and concatenating (one).
+ * The destination is sized from the frame headers but never beyond what arrived justifies (docs/decisions/
+ * fused-unmask.md): at most `max(PREALLOCATE_MAX_BYTES, 2 × bytes received)`, never past the final frame's end or
+ * `maxPayload`. A peer announcing a huge frame and sending one byte makes us allocate `PREALLOCATE_MAX_BYTES`, not
+ * the announced length; a flood of tiny or empty fragments costs at most twice the bytes it carries, in one buffer,
+ * whatever the fragment count. Header-level rules (opcodes, continuation order, the raw length limit) are checked by
  * frame-parser.ts before a frame reaches this class.
  */
 import { CloseCode } from './close-code.js';
 import { ProtocolError, ProtocolErrorCode } from './errors.js';
 import type { MessageExtension } from './extension.js';
-import { ASSEMBLY_COPY_BELOW_BYTES, ASSEMBLY_TAIL_BYTES } from './limits.js';
+import { maskWord, maskWordInto } from './mask.js';
 import { Utf8Validator } from './utf8.js';
 
 const EMPTY = Buffer.alloc(0);
-const TAIL_MIN_BYTES = 256;
+
+/**
+ * PREALLOCATE_MAX_BYTES: a frame's whole destination is allocated at its first piece when the frame ends within this
+ * many message bytes (256 KiB, four 64 KiB socket reads); past it the destination grows geometrically with the bytes
+ * that actually arrive. It is the most a peer can make us allocate beyond twice what it sent.
+ */
+export const PREALLOCATE_MAX_BYTES = 256 * 1024;
+/** The smallest destination made for a non-final frame, so a run of tiny fragments does not reallocate per fragment. */
+const GROWTH_MIN_BYTES = 256;
 
 /** MessageAssemblerOptions configure a `MessageAssembler`. */
 export interface MessageAssemblerOptions {
@@ -35,11 +48,12 @@ export class MessageAssembler {
   #frameFin = false;
   /** Payload bytes received on the wire for this message (compressed size when compressed). */
   #rawBytes = 0;
-  /** Message bytes after inflation (what the application gets). */
+  /** Message bytes after inflation (what the application gets), all written to `#target`. */
   #bytes = 0;
-  #pieces: Buffer[] | null = null;
-  #tail: Buffer | null = null;
-  #tailUsed = 0;
+  /** Where the message's bytes are written; its length is the capacity. */
+  #target: Buffer = EMPTY;
+  /** Message bytes when the current uncompressed frame is complete: what `#target` will have to hold at least. */
+  #frameEnd = 0;
   /** Pieces of the current compressed frame, inflated when the frame is complete. */
   #frameParts: Buffer[] | null = null;
   #frameBytes = 0;
@@ -66,6 +80,11 @@ export class MessageAssembler {
     return this.#binary;
   }
 
+  /** capacity is the size of the buffer the current message is written into (what it holds in memory). */
+  get capacity(): number {
+    return this.#target.length;
+  }
+
   /**
    * startFrame registers a data frame header: opcode 1/2 starts a message (RSV1 marks it compressed), 0 continues it.
    * The caller has already checked the frame order and that `length` fits the remaining `maxPayload`.
@@ -84,21 +103,37 @@ export class MessageAssembler {
     }
     this.#frameFin = fin;
     this.#rawBytes += length;
+    this.#frameEnd = this.#bytes + length;
   }
 
   /**
-   * addPayload takes the next piece of the current frame's (unmasked) payload; `sourceLength` is the length of the
+   * addPayload takes the next piece of the current frame's unmasked payload; `sourceLength` is the length of the
    * chunk it is a view of. Returns a ProtocolError as soon as text is invalid.
    */
   addPayload(piece: Buffer, sourceLength: number): ProtocolError | null {
-    if (piece.length === 0) return null;
+    const length = piece.length;
+    if (length === 0) return null;
+    if (this.#compressed) return this.#addCompressed(piece, sourceLength);
+    this.#reserve(length);
+    this.#target.set(piece, this.#bytes);
+    return this.#written(length);
+  }
+
+  /**
+   * addMaskedPayload is `addPayload` for a piece still masked with the packed key `keyWord`, its first byte using key
+   * byte `phase`. An uncompressed piece is unmasked into the message's destination and `piece` is left masked; a
+   * compressed one is unmasked in place (the inflater reads it).
+   */
+  addMaskedPayload(piece: Buffer, sourceLength: number, keyWord: number, phase: number): ProtocolError | null {
+    const length = piece.length;
+    if (length === 0) return null;
     if (this.#compressed) {
-      if (this.#frameParts === null) this.#frameParts = [];
-      this.#frameParts.push(piece.length * 2 >= sourceLength ? piece : Buffer.from(piece));
-      this.#frameBytes += piece.length;
-      return null;
+      maskWord(piece, 0, length, keyWord, phase);
+      return this.#addCompressed(piece, sourceLength);
     }
-    return this.#append(piece, sourceLength);
+    this.#reserve(length);
+    maskWordInto(piece, 0, length, this.#target, this.#bytes, keyWord, phase);
+    return this.#written(length);
   }
 
   /**
@@ -124,7 +159,7 @@ export class MessageAssembler {
       }
       if (!Buffer.isBuffer(output)) return output;
       if (output.length > limit) return tooBig(this.#maxPayload);
-      const error = this.#append(output, output.length);
+      const error = this.#appendInflated(output, fin);
       if (error !== null) return error;
     }
     if (fin && !this.#binary && !(this.#utf8 as Utf8Validator).complete) {
@@ -136,14 +171,9 @@ export class MessageAssembler {
 
   /** takeMessage returns the completed message's bytes and makes the assembler ready for the next message. */
   takeMessage(): Buffer {
-    const pieces = this.#pieces;
-    let data: Buffer;
-    if (this.#tail !== null && this.#tailUsed > 0) {
-      const tail = this.#tail.subarray(0, this.#tailUsed);
-      data = pieces === null || pieces.length === 0 ? tail : Buffer.concat([...pieces, tail], this.#bytes);
-    } else {
-      data = pieces === null || pieces.length === 0 ? EMPTY : pieces.length === 1 ? pieces[0] : Buffer.concat(pieces, this.#bytes);
-    }
+    const target = this.#target;
+    const bytes = this.#bytes;
+    const data = bytes === target.length ? target : bytes === 0 ? EMPTY : target.subarray(0, bytes);
     this.reset();
     return data;
   }
@@ -154,51 +184,65 @@ export class MessageAssembler {
     this.#compressed = false;
     this.#rawBytes = 0;
     this.#bytes = 0;
-    this.#pieces = null;
-    this.#tail = null;
-    this.#tailUsed = 0;
+    this.#target = EMPTY;
+    this.#frameEnd = 0;
     this.#frameParts = null;
     this.#frameBytes = 0;
   }
 
-  #append(piece: Buffer, sourceLength: number): ProtocolError | null {
-    const length = piece.length;
+  #addCompressed(piece: Buffer, sourceLength: number): null {
+    if (this.#frameParts === null) this.#frameParts = [];
+    // A piece that is less than half of its socket chunk is copied, so the chunk is not retained for it.
+    this.#frameParts.push(piece.length * 2 >= sourceLength ? piece : Buffer.from(piece));
+    this.#frameBytes += piece.length;
+    return null;
+  }
+
+  /**
+   * #appendInflated adds one frame's inflated bytes. The first output of a message becomes its buffer as it is (the
+   * inflater made it for us): a message compressed in one frame is delivered without a copy, as before.
+   */
+  #appendInflated(output: Buffer, fin: boolean): ProtocolError | null {
+    const length = output.length;
     if (length === 0) return null;
-    if (!this.#binary && !(this.#utf8 as Utf8Validator).write(piece)) {
+    if (this.#bytes === 0) {
+      this.#target = output;
+    } else {
+      // Inflated sizes are not announced: the destination grows from what arrived, exactly on the final frame.
+      this.#frameEnd = fin ? this.#bytes + length : 0;
+      this.#reserve(length);
+      this.#target.set(output, this.#bytes);
+    }
+    return this.#written(length);
+  }
+
+  /** #written accounts for `length` bytes just written at `#bytes` and validates them when the message is text. */
+  #written(length: number): ProtocolError | null {
+    const start = this.#bytes;
+    this.#bytes = start + length;
+    if (!this.#binary && !(this.#utf8 as Utf8Validator).write(this.#target, start, start + length)) {
       // RFC 6455 §8.1: fail as soon as the invalid byte arrives, not at the end of the message.
       return new ProtocolError(ProtocolErrorCode.InvalidUtf8, CloseCode.InvalidFramePayloadData, 'text message is not valid UTF-8');
-    }
-    this.#bytes += length;
-    if (length >= ASSEMBLY_COPY_BELOW_BYTES && length * 2 >= sourceLength) {
-      this.#flushTail();
-      if (this.#pieces === null) this.#pieces = [];
-      this.#pieces.push(piece);
-      return null;
-    }
-    let copied = 0;
-    while (copied < length) {
-      let tail = this.#tail;
-      if (tail === null || this.#tailUsed === tail.length) {
-        this.#flushTail();
-        const size = Math.min(ASSEMBLY_TAIL_BYTES, Math.max(TAIL_MIN_BYTES, length - copied, this.#bytes));
-        tail = this.#tail = Buffer.allocUnsafe(size);
-      }
-      const n = Math.min(tail.length - this.#tailUsed, length - copied);
-      piece.copy(tail, this.#tailUsed, copied, copied + n);
-      this.#tailUsed += n;
-      copied += n;
     }
     return null;
   }
 
-  #flushTail(): void {
-    if (this.#tail === null) return;
-    if (this.#tailUsed > 0) {
-      if (this.#pieces === null) this.#pieces = [];
-      this.#pieces.push(this.#tail.subarray(0, this.#tailUsed));
-    }
-    this.#tail = null;
-    this.#tailUsed = 0;
+  /**
+   * #reserve makes room for `length` more bytes. A new destination is at least twice the old one (a run of small
+   * fragments reallocates O(log n) times) and covers the current frame up to `PREALLOCATE_MAX_BYTES`, but is never
+   * more than `max(PREALLOCATE_MAX_BYTES, 2 × the bytes that will then have arrived)`; on the final frame it stops at
+   * the message's exact end, so a message in one frame gets a buffer of exactly its size.
+   */
+  #reserve(length: number): void {
+    const needed = this.#bytes + length;
+    const old = this.#target;
+    if (needed <= old.length) return;
+    const frameEnd = this.#frameEnd;
+    const upper = this.#frameFin && frameEnd >= needed ? frameEnd : this.#maxPayload;
+    const size = Math.min(upper, Math.max(needed, old.length * 2, Math.min(frameEnd, PREALLOCATE_MAX_BYTES), this.#frameFin ? 0 : GROWTH_MIN_BYTES));
+    const target = Buffer.allocUnsafe(size);
+    if (this.#bytes > 0) old.copy(target, 0, 0, this.#bytes);
+    this.#target = target;
   }
 }
 

@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { fillMaskKey, maskRange } from '../../src/protocol/mask.js';
+import { fillMaskKey, maskKeyWord, maskRange, maskWordInto } from '../../src/protocol/mask.js';
 import { maskSimd } from '../../src/protocol/mask-simd.js';
 
 function naive(data: Buffer, key: Buffer, phase: number): Buffer {
@@ -40,6 +40,27 @@ test('long payloads (the WebAssembly SIMD path) match byte-wise XOR across 64 Ki
         assert.deepEqual(data, expected, `length ${length} offset ${offset} phase ${phase}`);
         assert.deepEqual(backing.subarray(0, offset + 3), before.subarray(0, offset + 3), 'bytes before the range untouched');
         assert.deepEqual(backing.subarray(offset + 3 + length), before.subarray(offset + 3 + length), 'bytes after the range untouched');
+      }
+    }
+  }
+});
+
+test('maskWordInto writes the masked range into the target, short and SIMD lengths, leaving the source and the rest intact', () => {
+  const key = Buffer.from([0x37, 0xfa, 0x21, 0x3d]);
+  for (const length of [0, 1, 5, 255, 256, 1023, 1024, 1025, 65535, 65536, 65537, 65536 * 2 + 21]) {
+    for (let offset = 0; offset < 4; offset++) {
+      for (let phase = 0; phase < 4; phase++) {
+        const source = Buffer.alloc(length + offset + 3);
+        for (let i = 0; i < source.length; i++) source[i] = (i * 131 + length) & 0xff;
+        const sourceBefore = Buffer.from(source);
+        const target = Buffer.alloc(length + 11, 0xee);
+        const targetStart = (offset * 3 + phase) % 7;
+        maskWordInto(source, offset + 3, offset + 3 + length, target, targetStart, maskKeyWord(key, 0), phase);
+        const label = `length ${length} offset ${offset} phase ${phase}`;
+        assert.deepEqual(target.subarray(targetStart, targetStart + length), naive(source.subarray(offset + 3, offset + 3 + length), key, phase), label);
+        assert.ok(target.subarray(0, targetStart).every((b) => b === 0xee), `${label}: bytes before the target range untouched`);
+        assert.ok(target.subarray(targetStart + length).every((b) => b === 0xee), `${label}: bytes after the target range untouched`);
+        assert.deepEqual(source, sourceBefore, `${label}: source untouched`);
       }
     }
   }
