@@ -162,3 +162,33 @@ test('random messages sent by a server (plain and prepared), then a close, reach
     { seed: 2026, numRuns: 150 },
   );
 });
+
+test('fragmented messages with parts of up to 6 KiB (unmasked straight into a growing buffer), randomly chunked, reach a server unchanged', () => {
+  const message = fc.record({ binary: fc.boolean(), parts: fc.array(fc.uint8Array({ maxLength: 6000, size: 'max' }), { minLength: 1, maxLength: 6 }) });
+  fc.assert(
+    fc.property(fc.array(message, { minLength: 1, maxLength: 4 }), fc.array(fc.double({ min: 0, max: 1, noNaN: true }), { maxLength: 30 }), (messages, cuts) => {
+      const client = new WebSocketProtocol({ role: 'client' });
+      const expected: unknown[] = [];
+      for (const m of messages) {
+        // Text fragments are cut from valid UTF-8 at arbitrary byte positions, so characters span fragments.
+        const whole = m.binary ? Buffer.concat(m.parts) : Buffer.from(Buffer.concat(m.parts).toString('utf8'));
+        let at = 0;
+        m.parts.forEach((part, i) => {
+          const end = i === m.parts.length - 1 ? whole.length : Math.min(whole.length, at + part.length);
+          client.sendFragment(m.binary ? 'binary' : 'text', Buffer.from(whole.subarray(at, end)), i === m.parts.length - 1);
+          at = end;
+        });
+        expected.push([m.binary, whole.toString('hex')]);
+      }
+      const server = new WebSocketProtocol({ role: 'server' });
+      const got: unknown[] = [];
+      for (const c of chunk(Buffer.concat(client.takeOutgoing()), cuts)) {
+        server.receive(c);
+        for (const e of server.takeEvents()) if (e.type === 'message') got.push([e.binary, e.data.toString('hex')]);
+      }
+      assert.deepEqual(got, expected);
+      assert.equal(server.failure, null);
+    }),
+    { seed: 7692, numRuns: 60 },
+  );
+});
