@@ -80,12 +80,15 @@ export class WebSocketProtocol {
   /** Which end of the connection this is. */
   readonly role: Role;
   readonly #client: boolean;
-  readonly #parser: FrameParser;
-  readonly #out = new OutgoingQueue();
+  // The parser, the outgoing queue and the event list are made on first use: an idle connection (most of a chat
+  // server's 10,000) holds none of them, only this object's fields.
+  #parser: FrameParser | null = null;
+  #out: OutgoingQueue | null = null;
+  #events: ProtocolEvent[] | null = null;
+  readonly #maxPayload: number;
   readonly #extension: MessageExtension | null;
   readonly #maskSource: ((key: Buffer) => void) | null;
   #maskScratch: Buffer | null = null;
-  #events: ProtocolEvent[] = [];
   #readyState: ReadyStateValue = ReadyState.Open;
   #reading = true;
   #eof = false;
@@ -102,11 +105,7 @@ export class WebSocketProtocol {
     this.#client = options.role === 'client';
     this.#extension = options.extension ?? null;
     this.#maskSource = options.maskSource ?? null;
-    this.#parser = new FrameParser({
-      role: options.role,
-      maxPayload: resolveMaxPayload(options.maxPayload),
-      extension: this.#extension,
-    });
+    this.#maxPayload = resolveMaxPayload(options.maxPayload);
   }
 
   /** readyState is Open, then Closing once a Close was sent or received (or on failure), Closed after both or EOF. */
@@ -131,7 +130,7 @@ export class WebSocketProtocol {
 
   /** outgoingBytes is the number of bytes queued and not yet taken with `takeOutgoing()`. */
   get outgoingBytes(): number {
-    return this.#out.bytes;
+    return this.#out === null ? 0 : this.#out.bytes;
   }
 
   /** wasClean is true when both Close frames were exchanged (RFC 6455 §7.1.4, as far as the core can tell). */
@@ -145,13 +144,13 @@ export class WebSocketProtocol {
    */
   receive(chunk: Buffer | Uint8Array): void {
     if (!this.#reading) return;
-    const parser = this.#parser;
+    const parser = (this.#parser ??= new FrameParser({ role: this.role, maxPayload: this.#maxPayload, extension: this.#extension }));
     parser.push(Buffer.isBuffer(chunk) ? chunk : Buffer.from((chunk as Uint8Array).buffer, (chunk as Uint8Array).byteOffset, (chunk as Uint8Array).byteLength));
     for (;;) {
       const step = parser.step();
       if (step === Step.NeedMore) return;
       if (step === Step.Message) {
-        this.#events.push({ type: 'message', data: parser.message, binary: parser.messageBinary });
+        this.#event({ type: 'message', data: parser.message, binary: parser.messageBinary });
         // Not kept here: an idle connection must not pin its last socket read.
         parser.message = EMPTY;
       } else if (step === Step.Control) {
@@ -179,14 +178,14 @@ export class WebSocketProtocol {
   /** takeEvents returns the events since the last call, oldest first (an empty array when none). */
   takeEvents(): ProtocolEvent[] {
     const events = this.#events;
-    if (events.length === 0) return [];
-    this.#events = [];
+    if (events === null) return [];
+    this.#events = null;
     return events;
   }
 
   /** takeOutgoing returns the bytes to write, in order, small frames already coalesced into one Buffer. */
   takeOutgoing(): Buffer[] {
-    return this.#out.take();
+    return this.#out === null ? [] : this.#out.take();
   }
 
   /**
@@ -252,7 +251,7 @@ export class WebSocketProtocol {
     if (!this.#canSend()) return;
     const extension = this.#extension;
     if (extension === null) {
-      this.#out.pushChunk(prepared.frame);
+      this.#queue().pushChunk(prepared.frame);
     } else if (extension.shareKey !== null) {
       let bytes: Buffer;
       try {
@@ -261,7 +260,7 @@ export class WebSocketProtocol {
         this.#internalError(error);
         return;
       }
-      this.#out.pushChunk(bytes);
+      this.#queue().pushChunk(bytes);
     } else {
       this.#sendMessage(prepared.binary ? Opcode.Binary : Opcode.Text, prepared.payload);
     }
@@ -319,6 +318,14 @@ export class WebSocketProtocol {
     if (this.#readyState === ReadyState.Open) this.#readyState = ReadyState.Closing;
   }
 
+  #queue(): OutgoingQueue {
+    return (this.#out ??= new OutgoingQueue());
+  }
+
+  #event(event: ProtocolEvent): void {
+    (this.#events ??= []).push(event);
+  }
+
   #canSend(): boolean {
     // RFC 6455 §5.5.1: "After sending a Close frame, the endpoint MUST NOT send any further data frames."
     return this.#closeSent === null && this.#failure === null && !this.#eof;
@@ -330,11 +337,11 @@ export class WebSocketProtocol {
       // already received a Close frame." and §5.5.3: "A Pong frame sent in response to a Ping frame must have
       // identical 'Application data' as found in the message body of the Ping frame being replied to."
       if (this.#closeSent === null) this.#queueFrame(0x80 | Opcode.Pong, payload, true);
-      this.#events.push({ type: 'ping', data: payload });
+      this.#event({ type: 'ping', data: payload });
       return;
     }
     if (opcode === Opcode.Pong) {
-      this.#events.push({ type: 'pong', data: payload });
+      this.#event({ type: 'pong', data: payload });
       return;
     }
     // Close. RFC 6455 §5.5.1: "If there is a body, the first two bytes of the body MUST be a 2-byte unsigned integer
@@ -373,7 +380,7 @@ export class WebSocketProtocol {
     } else {
       this.#readyState = ReadyState.Closed;
     }
-    this.#events.push({ type: 'close', code, reason });
+    this.#event({ type: 'close', code, reason });
   }
 
   #failConnection(error: ProtocolError): void {
@@ -388,13 +395,13 @@ export class WebSocketProtocol {
       this.#sendClose(error.closeCode, '', payload);
     }
     if (this.#readyState === ReadyState.Open) this.#readyState = ReadyState.Closing;
-    this.#events.push({ type: 'error', error });
+    this.#event({ type: 'error', error });
   }
 
   #stopReading(): void {
     if (!this.#reading) return;
     this.#reading = false;
-    this.#parser.stop();
+    this.#parser?.stop();
     // Nothing is inflated after this, and nothing compressed after the Close this always comes with.
     if (this.#extension !== null) this.#extension.release();
   }
@@ -447,7 +454,7 @@ export class WebSocketProtocol {
     if (text.length <= 41) {
       // At most 3 UTF-8 bytes per UTF-16 unit: 41 units fit the 7-bit length (<= 123 bytes).
       const headerLength = masked ? 6 : 2;
-      const out = this.#out;
+      const out = this.#queue();
       const at = out.reserve(headerLength + text.length * 3);
       const buffer = out.buffer;
       const written = text.length === 0 ? 0 : buffer.write(text, at + headerLength, 'utf8');
@@ -463,7 +470,7 @@ export class WebSocketProtocol {
       this.#queueFrame(firstByte, Buffer.from(text, 'utf8'), true);
       return;
     }
-    const out = this.#out;
+    const out = this.#queue();
     const at = out.reserve(headerLength + length);
     const buffer = out.buffer;
     const payloadAt = writeFrameHeader(buffer, at, firstByte, length, masked) + (masked ? 4 : 0);
@@ -480,7 +487,7 @@ export class WebSocketProtocol {
     const masked = this.#client;
     const length = payload.length;
     const headerLength = frameHeaderSize(length, masked);
-    const out = this.#out;
+    const out = this.#queue();
     if (headerLength + length <= COALESCE_MAX_BYTES) {
       const at = out.reserve(headerLength + length);
       const buffer = out.buffer;
