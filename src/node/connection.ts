@@ -6,10 +6,13 @@
 // events), §7.1.1 (who closes TCP: `closeExpected()`), §7.1.4-7.1.7 (the close event's code, reason and wasClean),
 // §7.1.7 ("Fail the WebSocket Connection": the `error` event, then close).
 //
-// Hot path: one shared 'data' handler for every socket → `receive(chunk)` → dispatch `takeEvents()` → whatever the
-// handlers sent during that dispatch goes out in ONE write (cork/uncork over `takeOutgoing()`). Sends made outside a
-// read mark the connection dirty; one shared `process.nextTick` flushes every dirty connection. No closure, timer or
-// promise is made per message; the close and idle timeouts sit on the process-wide DeadlineTimer.
+// Hot path: one shared 'data' handler for every socket → `receive(chunk)` → dispatch `takeEvents()`. Whatever the
+// handlers sent, during a read or outside one, marks the connection dirty, and one shared `setImmediate` per
+// event-loop turn writes each dirty connection's bytes in ONE write (cork/uncork over `takeOutgoing()`). Why the turn
+// and not the read: libuv reads a busy socket several times per turn (64 KiB each) and Node drains nextTick after
+// every read callback, so flushing per read made one write syscall per read; per turn, the echoes of all those reads
+// share one writev (64 KiB echo: about 5x fewer writes, and the peer is woken once, not per read). No closure, timer
+// or promise is made per message; the close and idle timeouts sit on the process-wide DeadlineTimer.
 //
 // What it does not do: the opening handshake (server.ts and the client do it before constructing a Connection), the
 // WHATWG event API (websocket.ts wraps this class), compression (negotiated into the core's `extension`).
@@ -53,6 +56,11 @@ export interface ConnectionOptions {
    * business: `bufferedAmount` and `drain` are the tools.
    */
   readPauseBytes?: number;
+  /**
+   * A set that holds this connection until it closes (a server's `clients`): the connection deletes itself from it
+   * just before its close event, so the owner needs no close listener or map of its own per connection.
+   */
+  tracker?: Set<Connection>;
 }
 
 /** DEFAULT_READ_PAUSE_BYTES is the default `readPauseBytes`: 1 MiB. */
@@ -78,7 +86,8 @@ type DrivenSocket = Socket & { [kConnection]?: Connection };
 // Bits of Connection's packed state: reading (dispatching a read), queued for the shared flush, streaming a fragmented
 // send, TCP end sent, socket closed, terminated by us, cut by the close timeout, waiting to emit drain, bytes arrived
 // since the heartbeat last looked, reading paused by the app, reading paused because too much waits to be written,
-// dispatching the events of a read that precede the peer's Close (reported OPEN, as ws), a message stream is open.
+// dispatching the events of a read that precede the peer's Close (reported OPEN, as ws), a message stream is open,
+// the close timeout was started.
 const Flag = {
   inRead: 1,
   queued: 2,
@@ -93,6 +102,7 @@ const Flag = {
   writePaused: 1024,
   dispatchOpen: 2048,
   streaming: 4096,
+  closeTimed: 8192,
 } as const;
 
 const EMPTY = Buffer.alloc(0);
@@ -107,7 +117,68 @@ function toBuffer(data: string | Buffer | ArrayBuffer | ArrayBufferView | number
   throw new TypeError('data must be a string, Buffer, ArrayBuffer or ArrayBufferView');
 }
 
-// The shared flush queue: connections with bytes queued outside a read, flushed once per tick.
+/** ConnectionSettings are the options every connection of one server shares, held once, not per connection. */
+interface ConnectionSettings {
+  readonly closeTimeout: number;
+  readonly idleTimeout: number;
+  readonly readPauseBytes: number;
+  readonly tracker: Set<Connection> | null;
+}
+
+let lastSettings: ConnectionSettings | null = null;
+
+// A server makes all its connections with the same options, so the last settings are almost always the right ones.
+function settingsFor(options: ConnectionOptions): ConnectionSettings {
+  const closeTimeout = options.closeTimeout ?? DEFAULT_CLOSE_TIMEOUT;
+  const idleTimeout = options.idleTimeout ?? 0;
+  const readPauseBytes = options.readPauseBytes ?? DEFAULT_READ_PAUSE_BYTES;
+  const tracker = options.tracker ?? null;
+  const last = lastSettings;
+  if (last !== null && last.closeTimeout === closeTimeout && last.idleTimeout === idleTimeout && last.readPauseBytes === readPauseBytes && last.tracker === tracker) {
+    return last;
+  }
+  return (lastSettings = { closeTimeout, idleTimeout, readPauseBytes, tracker });
+}
+
+/** RareState is what only some connections need (idle timeout, closing, message streams), made on first use. */
+class RareState {
+  lastActivity = 0;
+  idleDeadline: Deadline | null = null;
+  closeDeadline: Deadline | null = null;
+  /** Sends made while a message stream is open, sent in order once it ends. */
+  held: [ConnectionData, SendOptions | undefined, SendCallback | undefined][] | null = null;
+  streamBinary = true;
+  sink: MessageSink | null = null;
+  closeCode = 1006;
+  closeReason: Buffer = EMPTY;
+  wasClean = false;
+}
+
+/**
+ * WriteLog pairs each socket write of a connection with the send callbacks it carries, made on the first write so
+ * idle connections do not carry it. One `onWritten` function per connection, not per write: Node calls write
+ * callbacks in order, so the batches are a FIFO.
+ */
+class WriteLog {
+  readonly batches: (SendCallback[] | null)[] = [];
+  head = 0;
+  readonly onWritten: (err?: Error | null) => void;
+
+  constructor(done: (cbs: SendCallback[] | null | undefined, err?: Error | null) => void) {
+    this.onWritten = (err?: Error | null): void => {
+      const batches = this.batches;
+      const cbs = batches[this.head];
+      batches[this.head++] = null;
+      if (this.head === batches.length) {
+        batches.length = 0;
+        this.head = 0;
+      }
+      done(cbs, err);
+    };
+  }
+}
+
+// The shared flush queue: connections with bytes queued, flushed once per event-loop turn (setImmediate).
 let dirty: Connection[] = [];
 let flushScheduled = false;
 
@@ -147,23 +218,15 @@ export class Connection extends EventEmitter {
   /** extensions is the negotiated `Sec-WebSocket-Extensions` value, `''` when none. */
   readonly extensions: string;
 
+  // Memory: at 10,000 mostly idle connections every field counts (8 bytes each), so what a connection of a server
+  // shares with its siblings is one `ConnectionSettings` object, and what only some connections ever need (idle
+  // timeout, closing, streams, write callbacks) lives in objects made on first use.
   #socket: DrivenSocket;
   #core: WebSocketProtocol;
-  #closeTimeout: number;
-  #idleTimeout: number;
-  #readPauseBytes: number;
-  #lastActivity = 0;
-  #idleDeadline: Deadline | null = null;
-  #closeDeadline: Deadline | null = null;
+  #settings: ConnectionSettings;
   #callbacks: SendCallback[] | null = null;
-  #writeBatches: (SendCallback[] | null)[] | null = null;
-  #writeHead = 0;
-  // Sends made while a message stream is open, sent in order once it ends.
-  #held: [ConnectionData, SendOptions | undefined, SendCallback | undefined][] | null = null;
-  #streamBinary = true;
-  #closeCode = 1006;
-  #closeReason: Buffer = EMPTY;
-  #wasClean = false;
+  #writes: WriteLog | null = null;
+  #rare: RareState | null = null;
   // The connection's booleans, packed in one small integer (bits of Flag): an idle connection is mostly its fields.
   #flags: number = Flag.alive;
   // #has tells whether any of the given flag bits is set.
@@ -181,9 +244,7 @@ export class Connection extends EventEmitter {
     this.#core = options.protocol;
     this.protocol = options.subprotocol ?? '';
     this.extensions = options.extensions ?? '';
-    this.#closeTimeout = options.closeTimeout ?? DEFAULT_CLOSE_TIMEOUT;
-    this.#idleTimeout = options.idleTimeout ?? 0;
-    this.#readPauseBytes = options.readPauseBytes ?? DEFAULT_READ_PAUSE_BYTES;
+    this.#settings = settingsFor(options);
 
     const s = this.#socket;
     s[kConnection] = this;
@@ -197,9 +258,11 @@ export class Connection extends EventEmitter {
     s.on('error', Connection.#onSocketError);
     // A socket someone paused (readableFlowing false) would not start flowing by itself on a 'data' listener.
     if (s.readableFlowing === false) s.resume();
-    if (this.#idleTimeout > 0) {
-      this.#lastActivity = performance.now();
-      this.#idleDeadline = sharedDeadlines.schedule(this.#idleTimeout, Connection.#onIdleDeadline, this);
+    const idleTimeout = this.#settings.idleTimeout;
+    if (idleTimeout > 0) {
+      const rare = this.#more();
+      rare.lastActivity = performance.now();
+      rare.idleDeadline = sharedDeadlines.schedule(idleTimeout, Connection.#onIdleDeadline, this);
     }
     if (s.destroyed) process.nextTick(Connection.#onSocketCloseFor, this);
   }
@@ -229,12 +292,12 @@ export class Connection extends EventEmitter {
 
   /** wasClean tells, once closed, whether the closing handshake completed (RFC 6455 §7.1.4, the WHATWG `wasClean`). */
   get wasClean(): boolean {
-    return this.#wasClean;
+    return this.#rare !== null && this.#rare.wasClean;
   }
 
   /** closeCode is the close event's code (1006 until a Close frame is received). */
   get closeCode(): number {
-    return this.#closeCode;
+    return this.#rare === null ? 1006 : this.#rare.closeCode;
   }
 
   /** isPaused tells whether reading was paused with `pause()`. */
@@ -259,7 +322,7 @@ export class Connection extends EventEmitter {
       return;
     }
     if (this.#has(Flag.streaming)) {
-      (this.#held ??= []).push([data, options, cb]);
+      (this.#more().held ??= []).push([data, options, cb]);
       return;
     }
     const core = this.#core;
@@ -289,11 +352,14 @@ export class Connection extends EventEmitter {
       throw new InvalidStateError('a fragmented message is in progress; finish it before opening a message stream');
     }
     this.#set(Flag.streaming, true);
-    this.#streamBinary = options.binary !== false;
-    return new MessageStream((this.#sink ??= this.#makeSink()), options);
+    const rare = this.#more();
+    rare.streamBinary = options.binary !== false;
+    return new MessageStream((rare.sink ??= this.#makeSink()), options);
   }
 
-  #sink: MessageSink | null = null;
+  #more(): RareState {
+    return (this.#rare ??= new RareState());
+  }
 
   #makeSink(): MessageSink {
     return {
@@ -308,7 +374,7 @@ export class Connection extends EventEmitter {
       process.nextTick(cb, this.#notOpenError());
       return;
     }
-    this.#core.sendFragment(this.#streamBinary ? 'binary' : 'text', data, fin);
+    this.#core.sendFragment(this.#more().streamBinary ? 'binary' : 'text', data, fin);
     (this.#callbacks ??= []).push(cb);
     this.#schedule();
   }
@@ -318,8 +384,9 @@ export class Connection extends EventEmitter {
     this.#set(Flag.streaming, false);
     // A started message cannot be withdrawn (RFC 6455 has no way to cancel one): close rather than send a truncated one.
     if (aborted && this.readyState === ReadyState.OPEN) this.close(1011, 'message stream aborted');
-    const held = this.#held;
-    this.#held = null;
+    const rare = this.#more();
+    const held = rare.held;
+    rare.held = null;
     if (held !== null) for (const [data, options, cb] of held) this.send(data, options, cb);
   }
 
@@ -419,7 +486,7 @@ export class Connection extends EventEmitter {
     dirty.push(this);
     if (!flushScheduled) {
       flushScheduled = true;
-      process.nextTick(Connection.#flushDirty);
+      setImmediate(Connection.#flushDirty);
     }
   }
 
@@ -438,8 +505,9 @@ export class Connection extends EventEmitter {
   #afterStep(): void {
     this.#flush();
     const core = this.#core;
-    if (this.#closeDeadline === null && !this.#has(Flag.closed) && (core.closeSent !== null || core.readyState !== 1)) {
-      this.#closeDeadline = sharedDeadlines.schedule(this.#closeTimeout, Connection.#onCloseDeadline, this);
+    if ((core.closeSent !== null || core.readyState !== 1) && !this.#has(Flag.closed | Flag.closeTimed)) {
+      this.#set(Flag.closeTimed, true);
+      this.#more().closeDeadline = sharedDeadlines.schedule(this.#settings.closeTimeout, Connection.#onCloseDeadline, this);
     }
     // RFC 6455 §7.1.1: "the underlying TCP connection, in most normal cases, SHOULD be closed first by the server";
     // the core says when (server after the exchange, anyone after a failure).
@@ -461,8 +529,9 @@ export class Connection extends EventEmitter {
       if (cbs !== null) process.nextTick(Connection.#runCallbacks, cbs, undefined);
       return;
     }
-    (this.#writeBatches ??= []).push(cbs);
-    const onWritten = (this.#onWritten ??= this.#makeOnWritten());
+    const writes = (this.#writes ??= new WriteLog((cbs, err) => this.#written(cbs, err)));
+    writes.batches.push(cbs);
+    const onWritten = writes.onWritten;
     if (out.length === 1) {
       socket.write(out[0], onWritten);
     } else {
@@ -476,7 +545,8 @@ export class Connection extends EventEmitter {
     if (waiting > 0) {
       this.#set(Flag.awaitingDrain, true);
       // Read backpressure: stop taking input that would make more output until the socket catches up (#written).
-      if (waiting > this.#readPauseBytes && this.#readPauseBytes > 0 && !this.#has(Flag.writePaused)) {
+      const pause = this.#settings.readPauseBytes;
+      if (waiting > pause && pause > 0 && !this.#has(Flag.writePaused)) {
         this.#set(Flag.writePaused, true);
         socket.pause();
       }
@@ -487,25 +557,10 @@ export class Connection extends EventEmitter {
     for (let i = 0; i < cbs.length; i++) cbs[i](err);
   }
 
-  // One function per connection (not per write), made on the first write so idle connections do not carry it. Node
-  // calls write callbacks in order, so the callback batches are a FIFO.
-  #onWritten: ((err?: Error | null) => void) | null = null;
-
-  #makeOnWritten(): (err?: Error | null) => void {
-    return (err?: Error | null): void => this.#written(err);
-  }
-
-  #written(err?: Error | null): void {
-    const batches = this.#writeBatches;
-    if (batches === null) return;
-    const cbs = batches[this.#writeHead];
-    batches[this.#writeHead++] = null;
-    if (this.#writeHead === batches.length) {
-      batches.length = 0;
-      this.#writeHead = 0;
-    }
+  // Runs when the socket took one write of #flush (WriteLog.onWritten); `cbs` are that write's callbacks.
+  #written(cbs: SendCallback[] | null | undefined, err?: Error | null): void {
     if (cbs !== null && cbs !== undefined) Connection.#runCallbacks(cbs, err ?? undefined);
-    if (this.#has(Flag.writePaused) && this.#socket.writableLength <= this.#readPauseBytes >>> 1) {
+    if (this.#has(Flag.writePaused) && this.#socket.writableLength <= this.#settings.readPauseBytes >>> 1) {
       this.#set(Flag.writePaused, false);
       if (!this.#has(Flag.userPaused)) this.#socket.resume();
     }
@@ -562,7 +617,7 @@ export class Connection extends EventEmitter {
     const conn = this[kConnection];
     if (conn === undefined) return;
     conn.#set(Flag.alive, true);
-    if (conn.#idleTimeout > 0) conn.#lastActivity = performance.now();
+    if (conn.#settings.idleTimeout > 0) conn.#more().lastActivity = performance.now();
     conn.#set(Flag.inRead, true);
     try {
       const wasOpen = conn.#core.readyState === 1;
@@ -570,7 +625,11 @@ export class Connection extends EventEmitter {
       conn.#dispatch(wasOpen);
     } finally {
       conn.#set(Flag.inRead | Flag.dispatchOpen, false);
-      conn.#afterStep();
+      // Batched to the end of the turn, unless the output could outgrow readPauseBytes: then written now, so that
+      // the read backpressure below (#flush) sees it before the next read of this turn.
+      const pause = conn.#settings.readPauseBytes;
+      if (pause > 0 && conn.#core.outgoingBytes + conn.#socket.writableLength > pause) conn.#afterStep();
+      else conn.#schedule();
     }
   };
 
@@ -602,41 +661,45 @@ export class Connection extends EventEmitter {
   static #onSocketCloseFor(conn: Connection): void {
     if (conn.#has(Flag.closed)) return;
     conn.#set(Flag.closed, true);
-    sharedDeadlines.cancel(conn.#closeDeadline);
-    sharedDeadlines.cancel(conn.#idleDeadline);
-    conn.#closeDeadline = null;
-    conn.#idleDeadline = null;
+    conn.#settings.tracker?.delete(conn);
+    const rare = conn.#more();
+    sharedDeadlines.cancel(rare.closeDeadline);
+    sharedDeadlines.cancel(rare.idleDeadline);
+    rare.closeDeadline = null;
+    rare.idleDeadline = null;
     const core = conn.#core;
     // Anything still buffered from the last reads (e.g. a Close frame in the final chunk) was already dispatched.
     const received = core.closeReceived;
     // RFC 6455 §7.1.5: "If _The WebSocket Connection is Closed_ and no Close control frame was received by the
     // endpoint ..., _The WebSocket Connection Close Code_ is considered to be 1006."
-    conn.#closeCode = received !== null ? received.code : 1006;
-    conn.#closeReason = received !== null && received.reason.length > 0 ? Buffer.from(received.reason) : EMPTY;
+    rare.closeCode = received !== null ? received.code : 1006;
+    rare.closeReason = received !== null && received.reason.length > 0 ? Buffer.from(received.reason) : EMPTY;
     // §7.1.4 / WHATWG: clean when the closing handshake completed and TCP closed without us cutting it.
-    conn.#wasClean =
+    rare.wasClean =
       received !== null && core.closeSent !== null && core.failure === null && !conn.#has(Flag.terminated | Flag.timedOut);
     const cbs = conn.#callbacks;
     conn.#callbacks = null;
     if (cbs !== null) Connection.#runCallbacks(cbs, conn.#notOpenError());
-    conn.emit('close', conn.#closeCode, conn.#closeReason);
+    conn.emit('close', rare.closeCode, rare.closeReason);
   }
 
   static #onCloseDeadline(conn: Connection): void {
-    conn.#closeDeadline = null;
+    conn.#more().closeDeadline = null;
     if (conn.#has(Flag.closed)) return;
     conn.#set(Flag.timedOut, true);
     conn.#socket.destroy();
   }
 
   static #onIdleDeadline(conn: Connection): void {
-    conn.#idleDeadline = null;
+    const rare = conn.#more();
+    rare.idleDeadline = null;
     if (conn.#has(Flag.closed) || conn.readyState !== ReadyState.OPEN) return;
-    const idle = performance.now() - conn.#lastActivity;
-    if (idle >= conn.#idleTimeout) {
+    const idleTimeout = conn.#settings.idleTimeout;
+    const idle = performance.now() - rare.lastActivity;
+    if (idle >= idleTimeout) {
       conn.close(1001, 'idle timeout');
     } else {
-      conn.#idleDeadline = sharedDeadlines.schedule(conn.#idleTimeout - idle, Connection.#onIdleDeadline, conn);
+      rare.idleDeadline = sharedDeadlines.schedule(idleTimeout - idle, Connection.#onIdleDeadline, conn);
     }
   }
 }

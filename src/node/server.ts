@@ -142,8 +142,6 @@ export type UpgradeCallback = (connection: Connection, request: IncomingMessage)
 const kHandled = Symbol('hayate.upgradeHandled');
 type MarkedRequest = IncomingMessage & { [kHandled]?: boolean };
 
-const owners = new WeakMap<Connection, WebSocketServer>();
-
 // On a server of our own the handshake deadline starts at TCP accept: Node's headersTimeout only watches connections
 // that sent a first byte, so a socket that never sends a request would otherwise be held forever.
 const kDeadline = Symbol('hayate.handshakeDeadline');
@@ -499,17 +497,9 @@ export class WebSocketServer extends EventEmitter {
       closeTimeout: this.options.closeTimeout,
       idleTimeout: this.options.idleTimeout,
       readPauseBytes: this.options.readPauseBytes,
+      tracker: this.#connections,
     });
     this.#connections.add(conn);
-    owners.set(conn, this);
-    conn.on('close', WebSocketServer.#onConnectionClose);
     cb(conn, request);
   }
-
-  static #onConnectionClose = function (this: Connection): void {
-    const server = owners.get(this);
-    if (server === undefined) return;
-    owners.delete(this);
-    server.#connections.delete(this);
-  };
 }
