@@ -59,10 +59,19 @@ const bases = new Float64Array(receivers + 1).fill(Infinity);
 const sent = new Float64Array(total);
 const got = new Int32Array(total);
 const last = new Float64Array(total);
+// the generator's own CPU time (µs) when each broadcast was sent and when its last receipt was processed: how busy
+// the generator was while a broadcast was on its way tells whether it waited for the server or the server for it
+const cpuAtSend = new Float64Array(total);
+const cpuAtLast = new Float64Array(total);
+const cpuNow = () => {
+  const u = process.cpuUsage();
+  return u.user + u.system;
+};
 let rsv1 = 0;
 let deliveredAll = 0;
 const states = [];
 
+const connectStart = performance.now();
 const sockets = await openConnections({
   port: o.port,
   path,
@@ -86,7 +95,7 @@ const sockets = await openConnections({
       for (let m = before; m < st.messages; m++) {
         const i = m - base;
         if (i >= 0 && i < total) {
-          got[i]++;
+          if (++got[i] === receivers) cpuAtLast[i] = cpuNow();
           last[i] = now;
           deliveredAll++;
         }
@@ -98,7 +107,9 @@ const sockets = await openConnections({
   },
 });
 
+const connectMs = performance.now() - connectStart;
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+const settleStart = performance.now();
 if (greetWhenAllOpen) for (const s of sockets) s.write(greeting);
 {
   // every connection must have its handshake replies, then the server must go quiet, before the first broadcast
@@ -112,6 +123,9 @@ if (greetWhenAllOpen) for (const s of sockets) s.write(greeting);
   }
   for (let i = 0; i <= receivers; i++) bases[i] = states[i].messages;
 }
+// the time from the last handshake until every receiver had its handshake replies (for the hub: its `joined`), the
+// quiet period that proves it (300 ms) not included
+const settledMs = Math.max(0, performance.now() - settleStart - 300);
 
 const control = sockets[receivers];
 const period = 1000 / rate;
@@ -125,6 +139,7 @@ for (let i = 0; i < total; i++) {
     measureCpu = process.cpuUsage();
     measureWall = performance.now();
   }
+  cpuAtSend[i] = cpuNow();
   sent[i] = performance.now();
   control.write(trigger);
 }
@@ -142,8 +157,14 @@ const latencies = [];
 let incomplete = 0;
 let delivered = 0;
 let end = 0;
+let busyCpu = 0;
+let busyWall = 0;
 for (let i = warmup; i < total; i++) {
   delivered += got[i];
+  if (got[i] >= receivers) {
+    busyCpu += cpuAtLast[i] - cpuAtSend[i];
+    busyWall += (last[i] - sent[i]) * 1000;
+  }
   // a broadcast that never reached every receiver counts as infinitely slow (reported as null)
   if (got[i] < receivers) incomplete++;
   latencies.push(got[i] < receivers ? Infinity : last[i] - sent[i]);
@@ -161,7 +182,12 @@ report({
   deliveredPerSec: end > sent[warmup] ? delivered / ((end - sent[warmup]) / 1000) : 0,
   compressedShare: deliveredAll > 0 ? rsv1 / deliveredAll : 0,
   genCpu,
+  // CPU share of the generator from each send to that broadcast's last receipt (complete broadcasts): near 100%
+  // means it was reading all the time and the latency includes its own queueing; well below, it waited for the server
+  genBusy: busyWall > 0 ? busyCpu / busyWall : null,
   closedByServer: states.filter((st) => st.closed).length,
+  connectMs,
+  settledMs,
 });
 for (const s of sockets) s.destroy();
 process.exit(0);
