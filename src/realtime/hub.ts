@@ -263,11 +263,14 @@ export class Hub {
     let recipients = 0;
     for (const peer of members) {
       if (!peer.writable) continue;
-      const held = peer.held.get(room);
-      if (held !== undefined) {
-        if (held.length >= MAX_HELD) this.#slowConsumer(peer);
-        else held.push({ data, offset });
-        continue;
+      // Per recipient this loop is the hot path: look up held messages only for a member whose join is being served.
+      if (peer.held.size !== 0) {
+        const held = peer.held.get(room);
+        if (held !== undefined) {
+          if (held.length >= MAX_HELD) this.#slowConsumer(peer);
+          else held.push({ data, offset });
+          continue;
+        }
       }
       // DESIGN.md, hot paths: serialise and frame once, write the same bytes to every member.
       prepared ??= this.#prepare(data, { binary });
