@@ -306,7 +306,8 @@ export class Connection extends EventEmitter {
   }
 
   /**
-   * send queues one message (or, with `fin: false`, one fragment of a streamed message) and writes it within this tick.
+   * send queues one message (or, with `fin: false`, one fragment of a streamed message) and writes it within this
+   * event-loop turn.
    * Strings go as text unless `binary: true`; bytes go as binary unless `binary: false`; a PreparedMessage (from
    * `prepare()`) is written as framed. `cb(err?)` runs once the bytes were handed to the socket. When the connection is
    * not open the data is dropped and `cb` gets an error (as ws). While a `createMessageStream()` stream is open, sends
