@@ -28,6 +28,8 @@ function instantiate(): MaskExports | null {
 }
 
 const wasm = instantiate();
+/** The module's memory as bytes; it never grows, so this view stays valid. */
+const wasmBytes = wasm === null ? null : new Uint8Array(wasm.memory.buffer, 0, SIMD_BLOCK_BYTES);
 
 /**
  * maskSimd XORs `data[start..end)` in place with `word`, the 4-byte key already rotated so that its byte 0 applies to
@@ -47,7 +49,7 @@ export const maskSimdInto:
   | null = wasm === null ? null : (source, start, end, target, targetStart, word) => maskBlocks(wasm, source, start, end, target, targetStart, word);
 
 function maskBlocks(wasm: MaskExports, source: Uint8Array, start: number, end: number, target: Uint8Array, targetStart: number, word: number): void {
-  const memory = new Uint8Array(wasm.memory.buffer, 0, SIMD_BLOCK_BYTES);
+  const memory = wasmBytes as Uint8Array;
   for (let offset = start; offset < end; offset += SIMD_BLOCK_BYTES) {
     const length = Math.min(SIMD_BLOCK_BYTES, end - offset);
     memory.set(source.subarray(offset, offset + length), 0);
