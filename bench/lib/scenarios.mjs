@@ -22,6 +22,7 @@ const broadcastTimeout = (s) => 300000 + ((s.warmup + s.count) / s.rate) * 1000 
 const describeBroadcast = (r) =>
   `p50 ${latency('', '').format(r.p50ms)}, p99 ${latency('', '').format(r.p99ms)}, ${num(r.deliveredPerSec)} delivered/s` +
   `${r.incomplete ? `, ${r.incomplete} incomplete` : ''}${r.closedByServer ? `, ${r.closedByServer} closed by the server` : ''}${r.compressedShare ? `, ${pct(r.compressedShare)} compressed` : ''}, gen CPU ${pct(r.genCpu)}${r.genBusy == null ? '' : ` (${pct(r.genBusy)} while delivering)`}` +
+  `${r.serverCpu == null ? '' : `, server CPU ${pct(r.serverCpu)}`}` +
   `${r.connectMs === undefined ? '' : `; connected in ${num(r.connectMs / 1000, 1)} s, settled (joined) ${num(r.settledMs / 1000, 1)} s later`}`;
 
 /** SCENARIOS lists every scenario in the order they run. */

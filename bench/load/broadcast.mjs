@@ -17,6 +17,7 @@
 // Options (JSON argv): port, path, receivers, rate (broadcasts/s), warmup (broadcasts not counted), count
 // (broadcasts measured), size, deflate, protocol (raw | socketio | hub), drainMs (how long to wait for the last
 // receipts), settleMs (how long the connections may take to settle before the first broadcast), concurrency.
+import { readFileSync, readdirSync, readlinkSync } from 'node:fs';
 import {
   buildFrame, cpuFraction, deflateMessage, jsonLikeText, newScanState, openConnections, parseOptions, report,
   scanFrames,
@@ -109,6 +110,7 @@ const sockets = await openConnections({
 
 const connectMs = performance.now() - connectStart;
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+const server = serverCpuClock(o.port);
 const settleStart = performance.now();
 if (greetWhenAllOpen) for (const s of sockets) s.write(greeting);
 {
@@ -138,6 +140,7 @@ for (let i = 0; i < total; i++) {
   if (i === warmup) {
     measureCpu = process.cpuUsage();
     measureWall = performance.now();
+    server?.start();
   }
   cpuAtSend[i] = cpuNow();
   sent[i] = performance.now();
@@ -152,6 +155,7 @@ while (performance.now() < drainDeadline) {
   await sleep(20);
 }
 const genCpu = cpuFraction(measureCpu, measureWall);
+const serverCpu = server?.share() ?? null;
 
 const latencies = [];
 let incomplete = 0;
@@ -185,9 +189,75 @@ report({
   // CPU share of the generator from each send to that broadcast's last receipt (complete broadcasts): near 100%
   // means it was reading all the time and the latency includes its own queueing; well below, it waited for the server
   genBusy: busyWall > 0 ? busyCpu / busyWall : null,
+  // the server process's CPU share over the same window as genCpu (null where /proc cannot tell)
+  serverCpu,
   closedByServer: states.filter((st) => st.closed).length,
   connectMs,
   settledMs,
 });
 for (const s of sockets) s.destroy();
 process.exit(0);
+
+/**
+ * serverCpuClock finds the process listening on 127.0.0.1:`port` through Linux's /proc (the socket's inode in
+ * /proc/net/tcp, then the process holding it) and returns a clock over its CPU time (user + system, from
+ * /proc/<pid>/stat): `start()` marks the beginning of the window, `share()` is the CPU time since then divided by the
+ * wall time, the same measure as genCpu. Null when /proc is unavailable or the process cannot be found: the result
+ * then has no serverCpu, nothing else changes.
+ * @param {number} port
+ */
+function serverCpuClock(port) {
+  let pid = null;
+  try {
+    const hexPort = `:${port.toString(16).toUpperCase().padStart(4, '0')}`;
+    let inode = null;
+    for (const line of readFileSync('/proc/net/tcp', 'latin1').split('\n').slice(1)) {
+      const f = line.trim().split(/\s+/);
+      if (f.length > 9 && f[1].endsWith(hexPort) && f[3] === '0A') inode = f[9];
+    }
+    if (inode === null) return null;
+    const target = `socket:[${inode}]`;
+    for (const entry of readdirSync('/proc')) {
+      if (!/^\d+$/.test(entry) || Number(entry) === process.pid) continue;
+      let fds;
+      try {
+        fds = readdirSync(`/proc/${entry}/fd`);
+      } catch {
+        continue;
+      }
+      for (const fd of fds) {
+        try {
+          if (readlinkSync(`/proc/${entry}/fd/${fd}`) === target) pid = Number(entry);
+        } catch {
+          // closed meanwhile
+        }
+        if (pid !== null) break;
+      }
+      if (pid !== null) break;
+    }
+  } catch {
+    return null;
+  }
+  if (pid === null) return null;
+  // utime and stime are fields 14 and 15 of /proc/<pid>/stat, in clock ticks (100 per second on Linux)
+  const ticks = () => {
+    const text = readFileSync(`/proc/${pid}/stat`, 'latin1');
+    const f = text.slice(text.lastIndexOf(')') + 2).split(' ');
+    return Number(f[11]) + Number(f[12]);
+  };
+  let startTicks = 0;
+  let startWall = 0;
+  return {
+    start() {
+      startTicks = ticks();
+      startWall = performance.now();
+    },
+    share() {
+      try {
+        return ((ticks() - startTicks) * 10) / (performance.now() - startWall);
+      } catch {
+        return null;
+      }
+    },
+  };
+}
