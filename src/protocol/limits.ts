@@ -42,15 +42,12 @@ export const SEND_SLAB_BYTES = 16 * 1024;
 export const MASK_POOL_BYTES = 8 * 1024;
 
 /**
- * ASSEMBLY_COPY_BELOW_BYTES: while a fragmented message is reassembled, payload pieces smaller than this (or smaller
- * than half of the received chunk they sit in) are copied into a growing tail buffer instead of being kept as their
- * own Buffer. This bounds the memory of a flood of tiny fragments to the bytes received plus a small constant,
- * instead of one object (and one retained socket chunk) per fragment.
+ * PREALLOCATE_MAX_BYTES: while a message is reassembled, a frame's whole destination is allocated at its first piece
+ * when the frame ends within this many message bytes (256 KiB, four 64 KiB socket reads); past it the destination
+ * grows geometrically with the bytes that actually arrive. It is the most a peer can make us allocate beyond twice
+ * what it sent (docs/decisions/fused-unmask.md).
  */
-export const ASSEMBLY_COPY_BELOW_BYTES = 4 * 1024;
-
-/** ASSEMBLY_TAIL_BYTES is the size of each tail buffer that small pieces of a message are copied into. */
-export const ASSEMBLY_TAIL_BYTES = 16 * 1024;
+export const PREALLOCATE_MAX_BYTES = 256 * 1024;
 
 /** DEFAULT_CLOSE_TIMEOUT_MS: how long a driver waits for the peer to complete the closing handshake (30 s, as ws). */
 export const DEFAULT_CLOSE_TIMEOUT_MS = 30_000;

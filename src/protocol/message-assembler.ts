@@ -16,17 +16,12 @@
 import { CloseCode } from './close-code.js';
 import { ProtocolError, ProtocolErrorCode } from './errors.js';
 import type { MessageExtension } from './extension.js';
+import { PREALLOCATE_MAX_BYTES } from './limits.js';
 import { maskWord, maskWordInto } from './mask.js';
 import { Utf8Validator } from './utf8.js';
 
 const EMPTY = Buffer.alloc(0);
 
-/**
- * PREALLOCATE_MAX_BYTES: a frame's whole destination is allocated at its first piece when the frame ends within this
- * many message bytes (256 KiB, four 64 KiB socket reads); past it the destination grows geometrically with the bytes
- * that actually arrive. It is the most a peer can make us allocate beyond twice what it sent.
- */
-export const PREALLOCATE_MAX_BYTES = 256 * 1024;
 /** The smallest destination made for a non-final frame, so a run of tiny fragments does not reallocate per fragment. */
 const GROWTH_MIN_BYTES = 256;
 

@@ -13,7 +13,7 @@ type Item =
 
 const item: fc.Arbitrary<Item> = fc.oneof(
   fc.record({ kind: fc.constant('text' as const), text: fc.string({ unit: 'grapheme', maxLength: 300 }) }),
-  fc.record({ kind: fc.constant('binary' as const), data: fc.uint8Array({ maxLength: 70_000 }) }),
+  fc.record({ kind: fc.constant('binary' as const), data: fc.uint8Array({ maxLength: 70_000, size: 'max' }) }),
   fc.record({ kind: fc.constant('fragmented' as const), binary: fc.boolean(), parts: fc.array(fc.uint8Array({ maxLength: 200 }), { minLength: 1, maxLength: 8 }) }),
   fc.record({ kind: fc.constant('ping' as const), data: fc.uint8Array({ maxLength: 125 }) }),
 );

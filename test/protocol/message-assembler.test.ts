@@ -1,7 +1,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { maskWord } from '../../src/protocol/mask.js';
-import { MessageAssembler, PREALLOCATE_MAX_BYTES } from '../../src/protocol/message-assembler.js';
+import { PREALLOCATE_MAX_BYTES } from '../../src/protocol/limits.js';
+import { MessageAssembler } from '../../src/protocol/message-assembler.js';
 import { hex } from '../helpers/bytes.js';
 
 const own = (size: number, fill: number): Buffer => Buffer.from(new Uint8Array(size).fill(fill).buffer);
