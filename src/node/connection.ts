@@ -164,6 +164,11 @@ class WriteLog {
   head = 0;
   readonly onWritten: (err?: Error | null) => void;
 
+  /** pending is the number of writes whose callback has not run yet. */
+  get pending(): number {
+    return this.batches.length - this.head;
+  }
+
   constructor(done: (cbs: SendCallback[] | null | undefined, err?: Error | null) => void) {
     this.onWritten = (err?: Error | null): void => {
       const batches = this.batches;
@@ -176,6 +181,19 @@ class WriteLog {
       done(cbs, err);
     };
   }
+}
+
+/** writeAll writes `out` in order as one write (corked when several), `cb` after the last. */
+function writeAll(socket: Socket, out: Buffer[], cb: ((err?: Error | null) => void) | undefined): void {
+  if (out.length === 1) {
+    socket.write(out[0], cb);
+    return;
+  }
+  socket.cork();
+  const last = out.length - 1;
+  for (let i = 0; i < last; i++) socket.write(out[i]);
+  socket.write(out[last], cb);
+  socket.uncork();
 }
 
 // The shared flush queue: connections with bytes queued, flushed once per event-loop turn (setImmediate).
@@ -530,17 +548,22 @@ export class Connection extends EventEmitter {
       if (cbs !== null) process.nextTick(Connection.#runCallbacks, cbs, undefined);
       return;
     }
-    const writes = (this.#writes ??= new WriteLog((cbs, err) => this.#written(cbs, err)));
-    writes.batches.push(cbs);
-    const onWritten = writes.onWritten;
-    if (out.length === 1) {
-      socket.write(out[0], onWritten);
+    // A write callback costs Node a process.nextTick per write (its afterWriteTick), which a broadcast to 10,000
+    // connections pays 10,000 times. It is needed only for send callbacks, or to learn when bytes that did not go out
+    // at once have gone (drain, read backpressure). So a write with no send callbacks, while no earlier write is
+    // awaited, goes without one, and only if it did not complete is a zero-length write with the callback queued
+    // behind it (Node completes writes in order).
+    let writes = this.#writes;
+    if (cbs === null && (writes === null || writes.pending === 0)) {
+      writeAll(socket, out, undefined);
+      if (socket.writableLength === 0) return;
+      writes ??= this.#writes = new WriteLog((done, err) => this.#written(done, err));
+      writes.batches.push(null);
+      socket.write(EMPTY, writes.onWritten);
     } else {
-      socket.cork();
-      const last = out.length - 1;
-      for (let i = 0; i < last; i++) socket.write(out[i]);
-      socket.write(out[last], onWritten);
-      socket.uncork();
+      writes ??= this.#writes = new WriteLog((done, err) => this.#written(done, err));
+      writes.batches.push(cbs);
+      writeAll(socket, out, writes.onWritten);
     }
     const waiting = socket.writableLength;
     if (waiting > 0) {
