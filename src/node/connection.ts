@@ -11,8 +11,10 @@
 // event-loop turn writes each dirty connection's bytes in ONE write (cork/uncork over `takeOutgoing()`). Why the turn
 // and not the read: libuv reads a busy socket several times per turn (64 KiB each) and Node drains nextTick after
 // every read callback, so flushing per read made one write syscall per read; per turn, the echoes of all those reads
-// share one writev (64 KiB echo: about 5x fewer writes, and the peer is woken once, not per read). No closure, timer
-// or promise is made per message; the close and idle timeouts sit on the process-wide DeadlineTimer.
+// share one writev (64 KiB echo: about 5x fewer writes, and the peer is woken once, not per read). A connection whose
+// socket was being read is written as soon as another socket's read starts (libuv reads one socket's data in a row),
+// so batching does not hold its answers back until every socket of the turn was read. No closure, timer or promise
+// is made per message; the close and idle timeouts sit on the process-wide DeadlineTimer.
 //
 // What it does not do: the opening handshake (server.ts and the client do it before constructing a Connection), the
 // WHATWG event API (websocket.ts wraps this class), compression (negotiated into the core's `extension`).
@@ -183,6 +185,9 @@ class WriteLog {
   }
 }
 
+/** Writes up to this size go without a write callback when nothing waits for one (see #flush). */
+const UNTRACKED_WRITE_MAX_BYTES = 16 * 1024;
+
 /** writeAll writes `out` in order as one write (corked when several), `cb` after the last. */
 function writeAll(socket: Socket, out: Buffer[], cb: ((err?: Error | null) => void) | undefined): void {
   if (out.length === 1) {
@@ -198,6 +203,8 @@ function writeAll(socket: Socket, out: Buffer[], cb: ((err?: Error | null) => vo
 
 // The shared flush queue: connections with bytes queued, flushed once per event-loop turn (setImmediate).
 let dirty: Connection[] = [];
+// The connection whose socket delivered the last read of this turn (see #onSocketData).
+let lastReader: Connection | null = null;
 let flushScheduled = false;
 
 /**
@@ -511,6 +518,7 @@ export class Connection extends EventEmitter {
 
   static #flushDirty = (): void => {
     flushScheduled = false;
+    lastReader = null;
     const list = dirty;
     dirty = [];
     for (let i = 0; i < list.length; i++) {
@@ -535,7 +543,8 @@ export class Connection extends EventEmitter {
 
   #flush(): void {
     const core = this.#core;
-    if (core.outgoingBytes === 0 && this.#callbacks === null) return;
+    const bytes = core.outgoingBytes;
+    if (bytes === 0 && this.#callbacks === null) return;
     const out = core.takeOutgoing();
     const cbs = this.#callbacks;
     this.#callbacks = null;
@@ -550,11 +559,12 @@ export class Connection extends EventEmitter {
     }
     // A write callback costs Node a process.nextTick per write (its afterWriteTick), which a broadcast to 10,000
     // connections pays 10,000 times. It is needed only for send callbacks, or to learn when bytes that did not go out
-    // at once have gone (drain, read backpressure). So a write with no send callbacks, while no earlier write is
-    // awaited, goes without one, and only if it did not complete is a zero-length write with the callback queued
-    // behind it (Node completes writes in order).
+    // at once have gone (drain, read backpressure). So a small write (one the kernel takes at once on a healthy socket)
+    // with no send callbacks, while no earlier write is awaited, goes without one, and only if it did not complete is
+    // a zero-length write with the callback queued behind it (Node completes writes in order). Large writes, which
+    // usually do not complete at once, carry the callback themselves rather than pay for that extra write.
     let writes = this.#writes;
-    if (cbs === null && (writes === null || writes.pending === 0)) {
+    if (cbs === null && bytes <= UNTRACKED_WRITE_MAX_BYTES && (writes === null || writes.pending === 0)) {
       writeAll(socket, out, undefined);
       if (socket.writableLength === 0) return;
       writes ??= this.#writes = new WriteLog((done, err) => this.#written(done, err));
@@ -640,6 +650,13 @@ export class Connection extends EventEmitter {
   static #onSocketData = function (this: DrivenSocket, chunk: Buffer): void {
     const conn = this[kConnection];
     if (conn === undefined) return;
+    const previous = lastReader;
+    if (previous !== conn) {
+      // Another socket's read starts: libuv reads one socket up to 32 times in a row, so the previous socket's reads
+      // of this turn are over and its answers go now instead of waiting for the end of the turn.
+      lastReader = conn;
+      if (previous !== null) previous.#afterStep();
+    }
     conn.#set(Flag.alive, true);
     if (conn.#settings.idleTimeout > 0) conn.#more().lastActivity = performance.now();
     conn.#set(Flag.inRead, true);

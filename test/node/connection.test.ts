@@ -96,6 +96,28 @@ test('the answers to several reads of one event-loop turn leave in ONE write', a
   assert.equal(writes() - before, 1, 'one write for the turn, not one per read');
 });
 
+test('a connection\'s answers are written as soon as another socket\'s read starts, not at the end of the turn', async (t) => {
+  const { port, next } = await countingServer(t);
+  const pendingA = next();
+  const rawA = await rawWebSocket(t, port);
+  const a = await pendingA;
+  const pendingB = next();
+  await rawWebSocket(t, port);
+  const b = await pendingB;
+  a.conn.on('message', (data: Buffer) => a.conn.send(data));
+  const beforeA = a.writes();
+  let aWritesWhenBRead = -1;
+  b.conn.on('message', () => {
+    aWritesWhenBRead = a.writes() - beforeA;
+  });
+  // Two sockets' reads in one turn, as libuv delivers them (one socket's data, then the other's).
+  a.socket.emit('data', clientFrame({ opcode: 1, payload: 'to a' }));
+  b.socket.emit('data', clientFrame({ opcode: 1, payload: 'to b' }));
+  assert.equal(aWritesWhenBRead, 1, 'a answered before b was read');
+  const echoed = await rawA.waitFor(2 + 'to a'.length);
+  assert.deepEqual(parseServerFrames(echoed).map((f) => f.payload.toString()), ['to a']);
+});
+
 test('sends made outside a read (timers) are flushed once per tick per connection', async (t) => {
   const { url, next } = await countingServer(t);
   const conns: Counted[] = [];
