@@ -4,7 +4,10 @@
 //   - room history by offset, within an epoch (Redis Streams, or a sorted set scored by offset): resume and replay;
 //   - presence records that expire (a sorted set scored by expiry time): who is in a room across nodes, and
 //     self-cleaning when a node dies;
-//   - remembered keys that expire (`SET NX PX`): duplicate suppression of resent client messages across nodes.
+//   - remembered keys that expire (`SET NX PX`), also claimed atomically with an append (`dedupKey`): duplicate
+//     suppression of resent client messages across nodes;
+//   - a resync signal (`onResync`): live payloads may have been lost (a dropped subscription), so the hub re-reads
+//     history for its rooms.
 // It does not know sockets, messages or users: payloads are opaque strings/bytes, keys are strings.
 
 /** ChannelListener receives one published payload, exactly as it was published. */
@@ -39,6 +42,32 @@ export interface PresenceRecord {
   value: string;
 }
 
+/** AppendOptions makes an append idempotent per client message (duplicate suppression across nodes and resends). */
+export interface AppendOptions {
+  /**
+   * Claimed atomically with the append: when `dedupKey` is already held (an earlier append with it ran, even one whose
+   * reply was lost), nothing is stored and the append resolves to the offset stored the first time, `duplicate: true`.
+   * It shares the keyspace of `remember`.
+   */
+  dedupKey: string;
+  /** How long the claim is kept, in milliseconds. */
+  ttlMs: number;
+}
+
+/** AppendResult is the offset a record was stored at (or, for a duplicate, had been stored at the first time). */
+export interface AppendResult {
+  offset: number;
+  epoch: string;
+  /** True when `dedupKey` was already claimed: nothing was stored now. */
+  duplicate?: boolean;
+}
+
+/** ResyncInfo tells why a resync is needed. */
+export interface ResyncInfo {
+  /** Stored history was lost meanwhile (a new epoch): offsets restarted, nothing can be replayed across. */
+  epochChanged: boolean;
+}
+
 /** Broker is the hub's link to other nodes and to storage; every method may be asynchronous (a network round trip). */
 export interface Broker {
   /**
@@ -50,8 +79,12 @@ export interface Broker {
   publish(channel: string, data: string | Uint8Array): Promise<void>;
   /** subscribe calls `listener` for every payload published on `channel` from now on (active once resolved). */
   subscribe(channel: string, listener: ChannelListener): Promise<Subscription>;
-  /** append stores `record` as the next message of `room`'s history and resolves to its offset (1, 2, 3, ...). */
-  append(room: string, record: string): Promise<{ offset: number; epoch: string }>;
+  /**
+   * append stores `record` as the next message of `room`'s history and resolves to its offset (1, 2, 3, ...). With
+   * `options.dedupKey` it is idempotent: claim and append are one atomic step, and a repeated key stores nothing and
+   * resolves to the first offset with `duplicate: true`.
+   */
+  append(room: string, record: string, options?: AppendOptions): Promise<AppendResult>;
   /** read returns up to `limit` entries of `room` with offsets greater than `after` (a consistent snapshot). */
   read(room: string, options: { after: number; limit: number }): Promise<HistoryPage>;
   /** setPresence creates or refreshes `key` in `room`'s presence; it expires `ttlMs` later unless refreshed. */
@@ -68,6 +101,12 @@ export interface Broker {
   remember(key: string, value: string, ttlMs: number, options?: { replace?: boolean }): Promise<string | null>;
   /** forget deletes `key`. */
   forget(key: string): Promise<void>;
+  /**
+   * onResync registers `listener` for the moments when payloads published meanwhile may not have reached this node's
+   * subscriptions (a broker that lost and regained its Pub/Sub connection); it returns a function that unregisters it.
+   * Optional: a broker that cannot lose payloads (the in-memory one) does not implement it.
+   */
+  onResync?(listener: (info: ResyncInfo) => void): () => void;
   /** close releases the broker's resources; subscriptions end. */
   close(): Promise<void>;
 }

@@ -4,7 +4,9 @@
 export { Hub } from './hub.js';
 export type { HubOptions, HubObserver, HubLogger, ConnectionIdentity, Admission } from './hub.js';
 export type { Socket, Prepared, PrepareFunction } from './socket.js';
-export type { Broker, ChannelListener, Subscription, HistoryEntry, HistoryPage, PresenceRecord } from './broker.js';
+export type {
+  Broker, ChannelListener, Subscription, HistoryEntry, HistoryPage, PresenceRecord, AppendOptions, AppendResult, ResyncInfo,
+} from './broker.js';
 export { MemoryBroker } from './brokers/memory.js';
 export type { MemoryBrokerOptions } from './brokers/memory.js';
 export { RedisBroker } from './brokers/redis.js';

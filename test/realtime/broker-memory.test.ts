@@ -65,3 +65,17 @@ test('remember keeps the first value of a key until it expires, unless replaced;
   await broker.forget('k');
   assert.equal(await broker.remember('k', 'again', 1000), null);
 });
+
+test('append with a dedup key stores once: a repeated key answers the first offset as a duplicate', async () => {
+  let clock = 1_000;
+  const broker = new MemoryBroker({ now: () => clock });
+  const dedup = { dedupKey: 'seen:u:m1', ttlMs: 60_000 };
+  assert.deepEqual(await broker.append('r', '{"n":1}', dedup), { offset: 1, epoch: broker.epoch });
+  assert.deepEqual(await broker.append('r', '{"n":1}', dedup), { offset: 1, epoch: broker.epoch, duplicate: true });
+  assert.deepEqual(await broker.append('r', '{"n":2}', { dedupKey: 'seen:u:m2', ttlMs: 60_000 }), { offset: 2, epoch: broker.epoch });
+  assert.equal((await broker.append('r', '{"n":3}')).offset, 3, 'without a key every append stores');
+  assert.deepEqual((await broker.read('r', { after: 0, limit: 10 })).entries.map((e) => e.record), ['{"n":1}', '{"n":2}', '{"n":3}']);
+  assert.equal(await broker.remember('seen:u:m1', '', 60_000), '1', 'the claim shares the remember keyspace');
+  clock += 60_001;
+  assert.deepEqual(await broker.append('r', '{"n":1}', dedup), { offset: 4, epoch: broker.epoch }, 'an expired claim is gone');
+});

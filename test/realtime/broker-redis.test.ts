@@ -123,6 +123,36 @@ test('remember is shared by nodes: the first value wins until replaced or forgot
   assert.equal(await a.remember('seen:u:1', '', 60_000), null);
 });
 
+test('append with a dedup key is idempotent across nodes: a repeated key stores nothing and answers the first offset', async (t) => {
+  const setup = await brokers(t, 2);
+  if (setup === null) return;
+  const [a, b] = setup.list;
+  const dedup = { dedupKey: 'seen:u:m1', ttlMs: 60_000 };
+  assert.deepEqual(await a.append('r', '{"n":1}', dedup), { offset: 1, epoch: a.epoch });
+  assert.deepEqual(await b.append('r', '{"n":1}', dedup), { offset: 1, epoch: a.epoch, duplicate: true });
+  assert.deepEqual(await b.append('r', '{"n":2}', { dedupKey: 'seen:u:m2', ttlMs: 60_000 }), { offset: 2, epoch: a.epoch });
+  assert.equal((await a.append('r', '{"n":3}')).offset, 3);
+  assert.deepEqual((await b.read('r', { after: 0, limit: 10 })).entries.map((e) => e.record), ['{"n":1}', '{"n":2}', '{"n":3}']);
+  assert.equal(await a.remember('seen:u:m1', '', 60_000), '1', 'the claim is a remember key holding the offset');
+  const ttl = await setup.admin.pttl(`${setup.prefix}remember:seen:u:m1`);
+  assert.ok(ttl > 0 && ttl <= 60_000, `the claim expires (${ttl} ms left)`);
+});
+
+test('onResync listeners hear of every reconnect until they unregister', async (t) => {
+  const setup = await brokers(t, 1);
+  if (setup === null) return;
+  const [a] = setup.list;
+  const heard: boolean[] = [];
+  const stop = a.onResync((info) => heard.push(info.epochChanged));
+  assert.equal(await killConnections(setup.admin, `hayate-test-${setup.id}-0-sub`), 1);
+  await until(() => heard.length > 0, 'the resync signal');
+  assert.deepEqual(heard, [false]);
+  stop();
+  assert.equal(await killConnections(setup.admin, `hayate-test-${setup.id}-0-sub`), 1);
+  await new Promise((resolve) => setTimeout(resolve, 300));
+  assert.deepEqual(heard, [false], 'not called after unregistering');
+});
+
 test('killed Redis connections reconnect and re-subscribe: messages published after the recovery reach the other node', async (t) => {
   const reconnected: boolean[] = [];
   const lost: Error[] = [];

@@ -2,7 +2,7 @@
 // history is a ring buffer per room (history.ts), presence records expire lazily when listed.
 // Its epoch is random per instance: a restart loses the history, so clients resuming with an old offset are told.
 // It does not talk to other processes (brokers/redis does) and does not cap the number of rooms (see docs/limits.md).
-import type { Broker, ChannelListener, HistoryPage, PresenceRecord, Subscription } from '../broker.js';
+import type { AppendOptions, AppendResult, Broker, ChannelListener, HistoryPage, PresenceRecord, Subscription } from '../broker.js';
 import { RoomHistory } from '../history.js';
 
 /** MemoryBrokerOptions configures a MemoryBroker. */
@@ -80,15 +80,28 @@ export class MemoryBroker implements Broker {
     });
   }
 
-  /** append stores `record` in `room`'s ring buffer and resolves to its offset. */
-  append(room: string, record: string): Promise<{ offset: number; epoch: string }> {
+  /**
+   * append stores `record` in `room`'s ring buffer and resolves to its offset; with `dedupKey` already remembered
+   * (with an offset) it stores nothing and resolves to that offset (claim and append are one synchronous step here).
+   */
+  append(room: string, record: string, options?: AppendOptions): Promise<AppendResult> {
     if (this.#closed) return Promise.reject(new Error('broker closed'));
+    const now = this.#now();
+    if (options !== undefined) {
+      const prior = this.#remembered.get(options.dedupKey);
+      // An empty value is a bare `remember` claim without an outcome: nothing to answer with, so the append runs.
+      if (prior !== undefined && prior.expiresAt > now && prior.value !== '') {
+        return Promise.resolve({ offset: Number(prior.value), epoch: this.epoch, duplicate: true });
+      }
+    }
     let history = this.#histories.get(room);
     if (history === undefined) {
       history = new RoomHistory(this.#historyLimit);
       this.#histories.set(room, history);
     }
-    return Promise.resolve({ offset: history.append(record), epoch: this.epoch });
+    const offset = history.append(record);
+    if (options !== undefined) this.#keep(options.dedupKey, String(offset), options.ttlMs, now);
+    return Promise.resolve({ offset, epoch: this.epoch });
   }
 
   /** read returns the retained entries of `room` after `after`. */
@@ -140,10 +153,15 @@ export class MemoryBroker implements Broker {
     const now = this.#now();
     const existing = this.#remembered.get(key);
     if (existing !== undefined && existing.expiresAt > now && options.replace !== true) return Promise.resolve(existing.value);
+    this.#keep(key, value, ttlMs, now);
+    return Promise.resolve(null);
+  }
+
+  /** Stores `key` as the newest remembered key, pruning beyond the bound. */
+  #keep(key: string, value: string, ttlMs: number, now: number): void {
     this.#remembered.delete(key);
     this.#remembered.set(key, { value, expiresAt: now + ttlMs });
     if (this.#remembered.size > MAX_REMEMBERED) this.#prune(now);
-    return Promise.resolve(null);
   }
 
   /** forget deletes `key`. */

@@ -7,10 +7,14 @@
 // the epoch after every reconnect. Commands fail fast while a connection is down (no offline queue, no resend of
 // commands in flight: an append must not run twice). After `reconnectGiveUpMs` without Redis it stops and calls
 // `onConnectionLost` once (`hayate serve` then exits for its supervisor). Live messages published while the
-// subscriber was down are not replayed here (resume by offset recovers them: docs/brokers.md).
+// subscriber was down are not replayed here: after a reconnect the broker tells its `onResync` listeners, and the hub
+// re-reads the history of its rooms (docs/brokers.md). An append with a `dedupKey` claims the key in the same script,
+// so a resend of an append whose reply was lost finds the first offset instead of storing the record twice.
 // It does not speak to Redis Cluster (the history scripts read the global epoch key) and it does not know messages.
 import { Redis } from 'ioredis';
-import type { Broker, ChannelListener, HistoryEntry, HistoryPage, PresenceRecord, Subscription } from '../broker.js';
+import type {
+  AppendOptions, AppendResult, Broker, ChannelListener, HistoryEntry, HistoryPage, PresenceRecord, ResyncInfo, Subscription,
+} from '../broker.js';
 
 /** RedisBrokerOptions configures a RedisBroker. */
 export interface RedisBrokerOptions {
@@ -44,11 +48,19 @@ export interface RedisBrokerOptions {
 
 // Both history scripts refuse to run when the epoch key is not the one this node knows: Redis lost its data (or was
 // replaced), so offsets restarted and must not be mixed with the old epoch's.
+// With a dedup key (KEYS[4], ARGV[4] its TTL) the append is idempotent: an existing claim with an offset answers
+// {offset, 1} and stores nothing; otherwise the record is stored and the key set to its offset, in the same script.
+// An empty value is a bare `remember` claim without an outcome (nothing to answer with): the append runs.
 const APPEND = `
 if redis.call('GET', KEYS[3]) ~= ARGV[3] then return redis.error_reply('EPOCH changed') end
+if #KEYS > 3 then
+  local prior = redis.call('GET', KEYS[4])
+  if prior and prior ~= '' then return {tonumber(prior), 1} end
+end
 local offset = redis.call('INCR', KEYS[1])
 redis.call('XADD', KEYS[2], 'MAXLEN', ARGV[2], offset .. '-0', 'r', ARGV[1])
-return offset`;
+if #KEYS > 3 then redis.call('SET', KEYS[4], offset, 'PX', ARGV[4]) end
+return {offset, 0}`;
 
 const READ = `
 if redis.call('GET', KEYS[3]) ~= ARGV[3] then return redis.error_reply('EPOCH changed') end
@@ -92,7 +104,7 @@ return out`;
 
 /** The Lua scripts as ioredis commands (`defineCommand`: EVALSHA, falling back to EVAL once per script). */
 interface Scripts {
-  hayateAppend(offsetKey: string, historyKey: string, epochKey: string, record: string, limit: number, epoch: string): Promise<number>;
+  hayateAppend(...keysThenArgs: Array<string | number>): Promise<[number, number]>;
   hayateRead(offsetKey: string, historyKey: string, epochKey: string, from: string, limit: number, epoch: string): Promise<[number, number, Array<[string, string[]]>]>;
   hayateSetPresence(zsetKey: string, hashKey: string, key: string, value: string, expiresAt: number, keyTtlMs: number): Promise<number>;
   hayateDeletePresence(zsetKey: string, hashKey: string, key: string): Promise<number>;
@@ -100,7 +112,8 @@ interface Scripts {
 }
 
 const SCRIPTS = {
-  hayateAppend: { lua: APPEND, numberOfKeys: 3 },
+  // The number of keys is the first argument of each call (3, or 4 with a dedup key).
+  hayateAppend: { lua: APPEND },
   hayateRead: { lua: READ, numberOfKeys: 3 },
   hayateSetPresence: { lua: SET_PRESENCE, numberOfKeys: 2 },
   hayateDeletePresence: { lua: DELETE_PRESENCE, numberOfKeys: 2 },
@@ -148,6 +161,7 @@ export class RedisBroker implements Broker {
   readonly #now: () => number;
   readonly #options: RedisBrokerOptions;
   readonly #listeners = new Map<string, Set<ChannelListener>>();
+  readonly #resyncListeners = new Set<(info: ResyncInfo) => void>();
   #closed = false;
 
   private constructor(commands: Redis & Scripts, subscriber: Redis, epoch: string, options: RedisBrokerOptions) {
@@ -253,12 +267,19 @@ export class RedisBroker implements Broker {
     };
   }
 
-  /** append stores `record` in the room's stream with the next offset as its id. */
-  async append(room: string, record: string): Promise<{ offset: number; epoch: string }> {
-    const offset = await this.#history(() => this.#commands.hayateAppend(
-      this.#key(room, 'offset'), this.#key(room, 'history'), `${this.#prefix}epoch`, record, this.#historyLimit, this.#epoch,
-    ));
-    return { offset: Number(offset), epoch: this.#epoch };
+  /**
+   * append stores `record` in the room's stream with the next offset as its id; with `dedupKey` the claim of
+   * `remember:<dedupKey>` happens in the same script (a claimed key answers its offset, `duplicate: true`).
+   */
+  async append(room: string, record: string, options?: AppendOptions): Promise<AppendResult> {
+    const keys = [this.#key(room, 'offset'), this.#key(room, 'history'), `${this.#prefix}epoch`];
+    const [offset, duplicate] = await this.#history(() => options === undefined
+      ? this.#commands.hayateAppend(3, ...keys, record, this.#historyLimit, this.#epoch)
+      : this.#commands.hayateAppend(
+        4, ...keys, `${this.#prefix}remember:${options.dedupKey}`, record, this.#historyLimit, this.#epoch,
+        Math.max(1, Math.round(options.ttlMs)),
+      ));
+    return duplicate === 1 ? { offset: Number(offset), epoch: this.#epoch, duplicate: true } : { offset: Number(offset), epoch: this.#epoch };
   }
 
   /** read returns a consistent snapshot (one Lua script) of the room's latest offset, first retained offset and entries. */
@@ -308,11 +329,20 @@ export class RedisBroker implements Broker {
     await this.#commands.del(`${this.#prefix}remember:${key}`);
   }
 
+  /** onResync calls `listener` after every reconnect (when `onReconnected` is called), until unregistered. */
+  onResync(listener: (info: ResyncInfo) => void): () => void {
+    this.#resyncListeners.add(listener);
+    return () => {
+      this.#resyncListeners.delete(listener);
+    };
+  }
+
   /** close ends both connections (no reconnecting afterwards). */
   async close(): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
     this.#listeners.clear();
+    this.#resyncListeners.clear();
     this.#subscriber.disconnect();
     this.#commands.disconnect();
   }
@@ -343,7 +373,15 @@ export class RedisBroker implements Broker {
     // ioredis re-sent SUBSCRIBE for every channel before 'ready'; a PING on the same connection is answered after them.
     await this.#subscriber.ping();
     const epochChanged = await this.#readEpoch();
-    if (!this.#closed) this.#options.onReconnected?.({ epochChanged });
+    if (this.#closed) return;
+    this.#options.onReconnected?.({ epochChanged });
+    for (const listener of this.#resyncListeners) {
+      try {
+        listener({ epochChanged });
+      } catch {
+        // A listener's failure is its own.
+      }
+    }
   }
 
   #giveUp(error: Error): void {
