@@ -67,6 +67,16 @@ export interface HubOptions {
   presenceEventsUpTo?: number;
   /** Presence record lifetime without refresh (refreshed every third of it). Default 60_000. */
   presenceTtlMs?: number;
+  /**
+   * How long a room waits after a live message skipped offsets (or repeated one) before re-reading history, in
+   * milliseconds: publishes of two nodes that crossed usually fill the gap meanwhile, without a read. Default 50.
+   */
+  resyncGraceMs?: number;
+  /**
+   * Live messages held per room while its history is re-read; beyond it the room's local members are closed with 1012
+   * (they resume by offset). Default 10_000.
+   */
+  maxHeldPerRoom?: number;
   /** Duplicate-suppression window per user. Default 1024 ids for 10 minutes. */
   dedup?: RecentIdsOptions;
   /** Interval of the one housekeeping timer (slow consumers, expiry, presence refresh). Default 250. */
@@ -112,5 +122,7 @@ export function resolveHubLimits(options: HubOptions): ResolvedHubLimits {
     maxMembersListed: options.maxMembersListed ?? 200,
     presenceEventsUpTo: options.presenceEventsUpTo ?? 1000,
     sweepIntervalMs: options.sweepIntervalMs ?? 250,
+    resyncGraceMs: options.resyncGraceMs ?? 50,
+    maxHeldPerRoom: options.maxHeldPerRoom ?? 10_000,
   };
 }

@@ -2,10 +2,13 @@
 // message against the schemas of messages.ts, and implements rooms, direct messages through per-user inbox rooms,
 // presence, history replay by offset within an epoch, duplicate suppression, rate limits, error budgets and the
 // slow-consumer policy (docs/protocol.md, docs/limits.md). Live delivery goes through the Broker: a message is stored,
-// published once, and each node writes the same prepared bytes to all its members of the room.
+// published once, and each node writes the same prepared bytes to all its members of the room. Per room, the hub
+// remembers the last offset it delivered: a live message that skips offsets (a payload lost by Pub/Sub, or two nodes'
+// publishes that crossed) or a broker's resync signal makes it re-read history after that offset and deliver what was
+// missed, in offset order, holding the room's live messages meanwhile (room-order.ts).
 // It does not know HTTP, frames or Redis: the composition (src/cli/chat-server.ts) authenticates handshakes, hands in
 // `prepare`, and owns the transport's heartbeats.
-import type { Broker } from './broker.js';
+import type { AppendOptions, Broker, ResyncInfo } from './broker.js';
 import { decodeBinaryEnvelope } from './binary-envelope.js';
 import { parseClientMessage } from './client-message.js';
 import { offsetOf, withOffset } from './history.js';
@@ -19,7 +22,8 @@ import { Peer, type UserState } from './peer.js';
 import { Presence } from './presence.js';
 import { TokenBucket } from './rate-limit.js';
 import { RecentIds, type RecentIdsOptions } from './recent-ids.js';
-import { Rooms, roomChannel } from './rooms.js';
+import type { OrderedMessage } from './room-order.js';
+import { Rooms, roomChannel, type RoomState } from './rooms.js';
 import { identityPrepare, type PrepareFunction, type Socket } from './socket.js';
 
 export type { Admission, ConnectionIdentity, HubLogger, HubObserver, HubOptions } from './hub-options.js';
@@ -27,6 +31,12 @@ export type { Admission, ConnectionIdentity, HubLogger, HubObserver, HubOptions 
 const NOOP_LOGGER: HubLogger = { warn() {}, info() {}, debug() {}, error() {} };
 const MAX_HELD = 10_000;
 const USER_STATE_IDLE_MS = 600_000;
+
+/** Stored is the outcome of storing a client message: its offset, and whether it had been stored before. */
+interface Stored {
+  offset: number;
+  duplicate: boolean;
+}
 
 function randomId(bytes: number): string {
   const buffer = new Uint8Array(bytes);
@@ -61,6 +71,7 @@ export class Hub {
   #closing = false;
   #drained: (() => void) | null = null;
   readonly #releasing = new Set<Promise<void>>();
+  readonly #stopResync: () => void;
 
   /** Creates a hub over `options.broker` and starts its housekeeping timer (unref'd). */
   constructor(options: HubOptions) {
@@ -80,6 +91,7 @@ export class Hub {
     this.#lastRefresh = this.#lastEviction = this.#now();
     this.#sweep = setInterval(() => this.sweep(), this.#o.sweepIntervalMs);
     this.#sweep.unref();
+    this.#stopResync = this.#broker.onResync?.((info) => this.#resyncAll(info)) ?? (() => {});
   }
 
   /** connections is the number of open connections. */
@@ -163,6 +175,7 @@ export class Hub {
       this.#closed(peer);
     }
     clearInterval(this.#sweep);
+    this.#stopResync();
     // Leaving rooms talks to the broker: finish before the caller closes it.
     await Promise.all(this.#releasing);
     await this.#rooms.clear();
@@ -254,11 +267,38 @@ export class Hub {
     }
   }
 
+  /** Delivers one live payload of `room`: in offset order (per room, not per member), or held for a resync. */
   #deliver(room: string, data: string | Uint8Array): void {
-    const members = this.#rooms.members(room);
-    if (members.size === 0) return;
+    const state = this.#rooms.state(room);
+    if (state === undefined || state.members.size === 0) return;
+    const offset = typeof data === 'string' ? offsetOf(data) : undefined;
+    if (offset !== undefined) {
+      const order = state.order;
+      if (order.held !== null) {
+        this.#hold(room, state, { data, offset });
+        return;
+      }
+      const epoch = this.#broker.epoch;
+      if (order.epoch !== epoch) {
+        // The first message seen, or the broker moved to a new epoch: nothing to compare with, so no gap.
+        order.baseline(epoch, offset);
+      } else if (offset === order.last + 1) {
+        order.last = offset;
+      } else {
+        // Offsets skipped (a payload lost) or not increasing (crossed publishes, or a new epoch the broker has not seen
+        // yet): hold the room's live messages and let the resync sort it out.
+        order.held = [];
+        this.#hold(room, state, { data, offset });
+        this.#resync(room, state, this.#o.resyncGraceMs);
+        return;
+      }
+    }
+    this.#fanout(room, state.members, data, offset);
+  }
+
+  /** Writes one payload to every member of a room (prepared once), holding it for members whose join is served. */
+  #fanout(room: string, members: ReadonlySet<Peer>, data: string | Uint8Array, offset: number | undefined): void {
     const binary = typeof data !== 'string';
-    const offset = binary ? undefined : offsetOf(data);
     let prepared: string | Uint8Array | object | undefined;
     let recipients = 0;
     for (const peer of members) {
@@ -279,6 +319,115 @@ export class Hub {
       if (peer.socket.bufferedAmount > this.#o.maxBufferedBytes) this.#checkBuffered(peer);
     }
     if (recipients > 0) this.#observer.messageOut?.(binary ? data.length : Buffer.byteLength(data), recipients);
+  }
+
+  // ---- resync: delivering what Pub/Sub lost -----------------------------------------------------------------------
+
+  /** Holds a live message of a room under resync; beyond the bound the room's members are closed to resume. */
+  #hold(room: string, state: RoomState, message: OrderedMessage): void {
+    const held = state.order.held as OrderedMessage[];
+    if (held.length < this.#o.maxHeldPerRoom) {
+      held.push(message);
+      return;
+    }
+    this.#abandonOrder(room, state, 'too many messages held during a resync');
+  }
+
+  /** Gives up ordering a room: its members are closed with 1012 and resume by offset (the SDK reconnects). */
+  #abandonOrder(room: string, state: RoomState, why: string): void {
+    this.#log.warn({ room, members: state.members.size }, `resync abandoned: ${why}`);
+    state.order.reset();
+    for (const peer of [...state.members]) this.#closePeer(peer, 1012, 'resync');
+  }
+
+  /** The broker may have lost live payloads (its subscription dropped): resync every room with local members. */
+  #resyncAll(info: ResyncInfo): void {
+    for (const [room, state] of this.#rooms.states()) {
+      if (info.epochChanged) {
+        // Stored history is gone; nothing to replay across epochs (clients learn it when they resume). The next live
+        // message sets the new baseline; a running resync sees the new epoch and releases what it held.
+        state.order.epoch = undefined;
+      } else {
+        state.order.held ??= [];
+        this.#resync(room, state, 0);
+      }
+    }
+  }
+
+  /** Starts the room's resync, or asks the running one to read history once more. */
+  #resync(room: string, state: RoomState, graceMs: number): void {
+    const order = state.order;
+    if (order.running !== null) {
+      if (graceMs === 0) order.again = true;
+      return;
+    }
+    const generation = order.generation;
+    // `running` is cleared by the resync itself when it finishes (order.finish, in the same turn as its last
+    // delivery) or by order.reset, so that a gap seen right after it starts a new one.
+    order.running = this.#runResync(room, state, generation, graceMs).catch((error: unknown) => {
+      this.#log.warn({ err: error, room }, 'resync failed');
+      if (order.generation === generation && this.#rooms.state(room) === state) this.#abandonOrder(room, state, 'history unreadable');
+    });
+  }
+
+  /**
+   * Re-reads history after the room's last delivered offset and delivers the missed entries, then the held live
+   * messages that follow without a gap; repeats while a gap remains (a message appended after the read, still in
+   * flight) or another resync was asked for. Ends early when the room's order was abandoned or the room emptied.
+   */
+  async #runResync(room: string, state: RoomState, generation: number, graceMs: number): Promise<void> {
+    const order = state.order;
+    const current = (): boolean => order.generation === generation && this.#rooms.state(room) === state;
+    let grace = graceMs;
+    for (;;) {
+      if (grace > 0) {
+        await new Promise<void>((resolve) => setTimeout(resolve, grace).unref());
+        if (!current()) return;
+        // Crossed publishes usually arrive within the grace period: when they fill the gap, no read is needed.
+        this.#releaseHeld(room, state, order.takeContiguous());
+        if ((order.held as OrderedMessage[]).length === 0 && !order.again) {
+          order.finish();
+          return;
+        }
+      }
+      order.again = false;
+      const after = order.last;
+      const page = await this.#broker.read(room, { after, limit: this.#o.replayLimit });
+      if (!current()) return;
+      if (order.epoch === undefined || page.epoch !== order.epoch) {
+        // A new epoch (Redis lost its data): offsets restarted, so no replay; release what was held and start over.
+        const held = order.takeAll();
+        order.baseline(page.epoch, Math.max(page.latest, held.length > 0 ? held[held.length - 1].offset : 0));
+        this.#releaseHeld(room, state, held);
+        order.finish();
+        return;
+      }
+      if (page.first > after + 1) {
+        // The missed messages are no longer retained: members must learn it (truncated replay) when they resume.
+        this.#abandonOrder(room, state, 'missed messages no longer in history');
+        return;
+      }
+      for (const entry of page.entries) {
+        if (entry.offset !== order.last + 1) continue;
+        order.last = entry.offset;
+        this.#fanout(room, state.members, withOffset(entry.record, entry.offset), entry.offset);
+      }
+      this.#releaseHeld(room, state, order.takeContiguous());
+      if (order.last < page.latest && page.entries.length > 0) {
+        grace = 0; // more history than one page
+        continue;
+      }
+      if ((order.held as OrderedMessage[]).length === 0 && !order.again) {
+        order.finish();
+        return;
+      }
+      grace = order.again ? 0 : Math.max(this.#o.resyncGraceMs, 1);
+    }
+  }
+
+  /** Delivers messages taken from a room's held list, in the order given. */
+  #releaseHeld(room: string, state: RoomState, messages: OrderedMessage[]): void {
+    for (const message of messages) this.#fanout(room, state.members, message.data, message.offset);
   }
 
   // ---- receiving --------------------------------------------------------------------------------------------------
@@ -431,6 +580,14 @@ export class Hub {
       }
       if (peer.closed) return;
     }
+    // A resync of the room under way delivers missed messages to its members, this one's held list included: let it
+    // finish first, so that the read below covers them and the held list drops them (no duplicate).
+    for (let i = 0; i < 3; i++) {
+      const running = this.#rooms.state(room)?.order.running;
+      if (running === null || running === undefined) break;
+      await running;
+    }
+    if (peer.closed) return;
     let epochChanged = message.since !== undefined && message.epoch !== undefined && message.epoch !== this.#broker.epoch;
     let since = message.since === undefined ? undefined : epochChanged ? 0 : message.since;
     const read = () => this.#broker.read(room, { after: since ?? Number.MAX_SAFE_INTEGER, limit: since === undefined ? 0 : this.#o.replayLimit });
@@ -442,6 +599,11 @@ export class Hub {
       page = await read();
     }
     if (peer.closed) return;
+    const order = this.#rooms.state(room)?.order;
+    if (order !== undefined && order.epoch === undefined && order.held === null && page.epoch === this.#broker.epoch) {
+      // The room's first local member: what this node delivers from now on must follow the latest offset read here.
+      order.baseline(page.epoch, page.latest);
+    }
     // A `since` beyond the latest offset can only come from another epoch (the client did not say which).
     const beyond = since !== undefined && since > page.latest;
     const entries = beyond ? [] : page.entries;
@@ -504,36 +666,42 @@ export class Hub {
       this.#refuse(peer, 'forbidden', 'send direct messages with dm', message.id);
       return;
     }
-    await this.#once(peer, message.id, async () => {
+    await this.#once(peer, message.id, async (dedupKey) => {
       const record = JSON.stringify({
         type: 'chat', id: this.#messageId(), room, from: peer.user, text: message.text, ts: this.#now(), clientId: message.id,
       });
-      return this.#store(room, record);
+      return this.#store(room, record, dedupKey);
     });
   }
 
   async #dm(peer: Peer, message: DmSendMessage): Promise<void> {
-    await this.#once(peer, message.id, async () => {
+    await this.#once(peer, message.id, async (dedupKey) => {
       const from = peer.user;
       const to: UserRef = this.#users.get(message.to)?.user ?? { id: message.to, name: message.to };
       const base = {
         id: this.#messageId(), conversation: conversationId(from.id, to.id), from, to, text: message.text,
         ts: this.#now(), clientId: message.id,
       };
-      const targetOffset = await this.#store(inboxRoom(to.id), JSON.stringify({ type: 'dm', room: inboxRoom(to.id), ...base }));
-      if (to.id === from.id) return targetOffset;
-      return this.#store(inboxRoom(from.id), JSON.stringify({ type: 'dm', room: inboxRoom(from.id), ...base }));
+      const target = await this.#store(inboxRoom(to.id), JSON.stringify({ type: 'dm', room: inboxRoom(to.id), ...base }), dedupKey);
+      if (to.id === from.id) return target;
+      // The sender's copy has its own key: a resend after a failure between the two appends stores only the missing one.
+      const own = await this.#store(
+        inboxRoom(from.id), JSON.stringify({ type: 'dm', room: inboxRoom(from.id), ...base }),
+        dedupKey === undefined ? undefined : `${dedupKey}:sender`,
+      );
+      return { offset: own.offset, duplicate: target.duplicate && own.duplicate };
     });
   }
 
   /**
    * Runs `work` once per client message id, then acks it. Duplicates are recognised locally (RecentIds, the same
-   * node) and through the broker (`remember`, any node): they are acked again, with the first outcome's offset when
-   * known, and not delivered again.
+   * node) and by the broker (`work` passes the dedup key to `append`, which claims it atomically with the append, on
+   * any node): they are acked again, with the first offset, and not delivered again. A message whose append ran but
+   * whose reply was lost (answered internal_error) is thus stored once although the client resends it.
    */
-  async #once(peer: Peer, id: string | undefined, work: () => Promise<number>): Promise<void> {
+  async #once(peer: Peer, id: string | undefined, work: (dedupKey: string | undefined) => Promise<Stored>): Promise<void> {
     if (id === undefined) {
-      await work();
+      await work(undefined);
       return;
     }
     const now = this.#now();
@@ -546,9 +714,9 @@ export class Hub {
         return;
       }
     }
-    const attempt = this.#attempt(peer.user.id, id, work);
+    const attempt = work(`seen:${peer.user.id}:${id}`);
     recent.remember(id, attempt.then((r) => r.offset, () => undefined), now);
-    let outcome: { offset: number | undefined; duplicate: boolean };
+    let outcome: Stored;
     try {
       outcome = await attempt;
     } catch (error) {
@@ -558,29 +726,19 @@ export class Hub {
     this.#ack(peer, id, outcome.offset, outcome.duplicate);
   }
 
-  /** Claims `id` of `userId` in the broker, runs `work` when the claim is new, and records its offset there. */
-  async #attempt(userId: string, id: string, work: () => Promise<number>): Promise<{ offset: number | undefined; duplicate: boolean }> {
-    const key = `seen:${userId}:${id}`;
-    const ttlMs = this.#dedup.ttlMs ?? USER_STATE_IDLE_MS;
-    const prior = await this.#broker.remember(key, '', ttlMs);
-    if (prior !== null) return { offset: prior === '' ? undefined : Number(prior), duplicate: true };
-    let offset: number;
-    try {
-      offset = await work();
-    } catch (error) {
-      this.#broker.forget(key).catch((e: unknown) => this.#log.warn({ err: e }, 'forgetting a message id failed'));
-      throw error;
-    }
-    this.#broker.remember(key, String(offset), ttlMs, { replace: true })
-      .catch((e: unknown) => this.#log.warn({ err: e }, 'recording a message id failed'));
-    return { offset, duplicate: false };
-  }
-
-  /** Appends a record to a room's history and publishes the wire message; resolves to its offset. */
-  async #store(room: string, record: string): Promise<number> {
-    const { offset } = await this.#broker.append(room, record);
+  /**
+   * Appends a record to a room's history (idempotent per `dedupKey`) and publishes the wire message. A duplicate is
+   * not published again: its first append's publish did it, or (reply lost with the connection) the next message of
+   * the room shows the gap and every node's resync delivers it from history.
+   */
+  async #store(room: string, record: string, dedupKey?: string): Promise<Stored> {
+    const options: AppendOptions | undefined = dedupKey === undefined
+      ? undefined
+      : { dedupKey, ttlMs: this.#dedup.ttlMs ?? USER_STATE_IDLE_MS };
+    const { offset, duplicate } = await this.#broker.append(room, record, options);
+    if (duplicate === true) return { offset, duplicate: true };
     await this.#broker.publish(roomChannel(room), withOffset(record, offset));
-    return offset;
+    return { offset, duplicate: false };
   }
 
   #messageId(): string {

@@ -1,17 +1,21 @@
 // Rooms: which local connections are in which room, and the broker subscription that feeds each room while it has
 // local members (subscribe on the first member, unsubscribe after the last). Delivery policy (prepare once, write to
-// every member, hold back for joiners) is the hub's; this module only keeps the sets and the subscriptions.
+// every member, hold back for joiners, re-read history after lost payloads) is the hub's; this module only keeps the
+// sets, the subscriptions and each room's RoomOrder (room-order.ts).
 import type { Broker, Subscription } from './broker.js';
 import type { Peer } from './peer.js';
+import { RoomOrder } from './room-order.js';
 
 /** roomChannel is the broker channel carrying a room's live messages. */
 export function roomChannel(room: string): string {
   return `room:${room}`;
 }
 
-interface RoomState {
-  members: Set<Peer>;
-  subscription: Promise<Subscription | undefined>;
+/** RoomState is one room with local members: who, its subscription, and its delivery position. */
+export interface RoomState {
+  readonly members: Set<Peer>;
+  readonly subscription: Promise<Subscription | undefined>;
+  readonly order: RoomOrder;
 }
 
 /** Rooms tracks local room membership and keeps one broker subscription per room with local members. */
@@ -44,7 +48,7 @@ export class Rooms {
           this.#onError(error);
           return undefined;
         });
-      state = { members: new Set(), subscription };
+      state = { members: new Set(), subscription, order: new RoomOrder() };
       this.#rooms.set(room, state);
     }
     state.members.add(peer);
@@ -56,6 +60,7 @@ export class Rooms {
     const state = this.#rooms.get(room);
     if (state === undefined || !state.members.delete(peer) || state.members.size > 0) return;
     this.#rooms.delete(room);
+    state.order.reset();
     const done: Promise<void> = state.subscription
       .then((s) => s?.unsubscribe())
       .catch(this.#onError)
@@ -68,6 +73,16 @@ export class Rooms {
     return this.#rooms.get(room)?.members ?? EMPTY;
   }
 
+  /** state returns `room`'s state while it has local members (undefined otherwise). */
+  state(room: string): RoomState | undefined {
+    return this.#rooms.get(room);
+  }
+
+  /** states lists the rooms with local members. */
+  states(): Array<[string, RoomState]> {
+    return [...this.#rooms];
+  }
+
   /** size is the number of rooms with local members. */
   get size(): number {
     return this.#rooms.size;
@@ -77,6 +92,7 @@ export class Rooms {
   async clear(): Promise<void> {
     const states = [...this.#rooms.values()];
     this.#rooms.clear();
+    for (const state of states) state.order.reset();
     await Promise.all([
       ...states.map((s) => s.subscription.then((sub) => sub?.unsubscribe()).catch(this.#onError)),
       ...this.#unsubscribing,
