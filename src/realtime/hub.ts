@@ -8,7 +8,7 @@
 // missed, in offset order, holding the room's live messages meanwhile (room-order.ts).
 // It does not know HTTP, frames or Redis: the composition (src/cli/chat-server.ts) authenticates handshakes, hands in
 // `prepare`, and owns the transport's heartbeats.
-import type { AppendOptions, Broker, ResyncInfo } from './broker.js';
+import type { AppendOptions, Broker, HistoryPage, ResyncInfo } from './broker.js';
 import { decodeBinaryEnvelope } from './binary-envelope.js';
 import { parseClientMessage } from './client-message.js';
 import { offsetOf, withOffset } from './history.js';
@@ -30,6 +30,8 @@ export type { Admission, ConnectionIdentity, HubLogger, HubObserver, HubOptions 
 
 const NOOP_LOGGER: HubLogger = { warn() {}, info() {}, debug() {}, error() {} };
 const MAX_HELD = 10_000;
+/** History reads a resync retries (100 ms doubling to 2 s apart, about 9 s in all) before its room's members resume. */
+const RESYNC_READ_ATTEMPTS = 8;
 const USER_STATE_IDLE_MS = 600_000;
 
 /** Stored is the outcome of storing a client message: its offset, and whether it had been stored before. */
@@ -379,6 +381,7 @@ export class Hub {
     const order = state.order;
     const current = (): boolean => order.generation === generation && this.#rooms.state(room) === state;
     let grace = graceMs;
+    let failures = 0;
     for (;;) {
       if (grace > 0) {
         await new Promise<void>((resolve) => setTimeout(resolve, grace).unref());
@@ -392,7 +395,17 @@ export class Hub {
       }
       order.again = false;
       const after = order.last;
-      const page = await this.#broker.read(room, { after, limit: this.#o.replayLimit });
+      let page: HistoryPage;
+      try {
+        page = await this.#broker.read(room, { after, limit: this.#o.replayLimit });
+      } catch (error) {
+        // The broker's command connection may come back later than its subscriber: retry before giving up.
+        if (!current()) return;
+        if (++failures >= RESYNC_READ_ATTEMPTS) throw error;
+        this.#log.debug({ err: error, room }, 'resync read failed; retrying');
+        grace = Math.min(100 * 2 ** (failures - 1), 2_000);
+        continue;
+      }
       if (!current()) return;
       if (order.epoch === undefined || page.epoch !== order.epoch) {
         // A new epoch (Redis lost its data): offsets restarted, so no replay; release what was held and start over.

@@ -125,6 +125,32 @@ test('after a node lost its Redis connections and reconnected, chat still crosse
   assert.equal(got.offset, 2, 'history offsets continue across the reconnect');
 });
 
+test('a member on a node whose Redis connections drop while another node publishes gets every message once, in order, staying connected', async (t) => {
+  const setup = await cluster(t);
+  if (setup === null) return;
+  const { urls } = setup;
+  const alice = await connect(t, urls[0], { token: await token('alice') });
+  const bob = await connect(t, urls[1], { token: await token('bob') });
+  await alice.request({ type: 'join', room: 'lobby' }, 'j');
+  await bob.request({ type: 'join', room: 'lobby' }, 'j');
+  const total = 30;
+  const publishing = (async () => {
+    for (let i = 1; i <= total; i++) {
+      const ack = await alice.request({ type: 'chat', room: 'lobby', text: `m${i}` }, `c${i}`);
+      assert.equal(ack.type, 'ack', `c${i} stored`);
+      await new Promise((resolve) => setTimeout(resolve, 10));
+    }
+  })();
+  await alice.until((messages) => messages.some((m) => m.type === 'ack' && m.id === 'c5'), 5000, 'the first acks');
+  // Node 1's subscriber (and command) connection killed mid-stream: payloads published meanwhile never reach it.
+  await setup.killRedisConnections(1);
+  await publishing;
+  await bob.until((messages) => messages.filter((m) => m.type === 'chat').length >= total, 10_000, `${total} chats at bob`);
+  await bob.request({ type: 'ping' }, 'sync');
+  assert.deepEqual(bob.ofType('chat').map((m) => m.offset), Array.from({ length: total }, (_, i) => i + 1));
+  assert.equal(bob.ws.readyState, bob.ws.OPEN, 'bob never reconnected');
+});
+
 const NGINX = '/usr/sbin/nginx';
 
 /** A free TCP port on 127.0.0.1 (nginx cannot listen on port 0). */

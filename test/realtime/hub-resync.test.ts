@@ -164,6 +164,32 @@ test('a DM whose first append reply was lost: the resend stores only the missing
   assert.deepEqual((await broker.read('@user:alice', { after: 0, limit: 10 })).entries.length, 1, 'one copy for alice');
 });
 
+test('history reads that fail for a while (the command connection still down) are retried; nobody is closed', async (t) => {
+  class FlakyReadBroker extends UnreliableBroker {
+    failures = 0;
+    override read(room: string, options: { after: number; limit: number }): Promise<HistoryPage> {
+      if (this.failures > 0) {
+        this.failures -= 1;
+        return Promise.reject(new Error('Connection is closed.'));
+      }
+      return super.read(room, options);
+    }
+  }
+  const broker = new FlakyReadBroker();
+  const hub = hubOver(t, broker);
+  const a = connect(hub, alice);
+  const b = connect(hub, bob);
+  await join(a, 'r');
+  await join(b, 'r');
+  broker.lose.add(1);
+  broker.failures = 2;
+  for (let i = 1; i <= 3; i++) a.text({ type: 'chat', id: `c${i}`, room: 'r', text: `m${i}` });
+  await until(() => chatOffsets(b).length >= 3, 'three messages at bob');
+  assert.deepEqual(chatOffsets(b), [1, 2, 3]);
+  assert.equal(broker.failures, 0, 'the failing reads were made');
+  assert.equal(b.closeCode, undefined);
+});
+
 test('too many live messages held while history cannot be read: the room\'s members are closed with 1012 to resume', async (t) => {
   class StuckReadBroker extends UnreliableBroker {
     stuck = false;
