@@ -387,7 +387,7 @@ export class Hub {
         await new Promise<void>((resolve) => setTimeout(resolve, grace).unref());
         if (!current()) return;
         // Crossed publishes usually arrive within the grace period: when they fill the gap, no read is needed.
-        this.#releaseHeld(room, state, order.takeContiguous());
+        this.#releaseHeld(room, state, order.takeContiguous(false));
         if ((order.held as OrderedMessage[]).length === 0 && !order.again) {
           order.finish();
           return;
@@ -425,7 +425,7 @@ export class Hub {
         order.last = entry.offset;
         this.#fanout(room, state.members, withOffset(entry.record, entry.offset), entry.offset);
       }
-      this.#releaseHeld(room, state, order.takeContiguous());
+      this.#releaseHeld(room, state, order.takeContiguous(true));
       if (order.last < page.latest && page.entries.length > 0) {
         grace = 0; // more history than one page
         continue;

@@ -49,11 +49,14 @@ export class RoomOrder {
   /**
    * takeContiguous removes from `held` the messages that follow `last` without a gap (dropping those at or below it:
    * already delivered), advances `last` past them and returns them in offset order. Held messages beyond a gap stay.
+   * Unless `epochConfirmed` (a history read just showed the epoch unchanged), a held offset at or below `last` takes
+   * nothing: it may be a duplicate, or the first offsets of a new epoch the broker has not noticed yet.
    */
-  takeContiguous(): OrderedMessage[] {
+  takeContiguous(epochConfirmed: boolean): OrderedMessage[] {
     const held = this.held;
     if (held === null || held.length === 0) return [];
     held.sort((a, b) => a.offset - b.offset);
+    if (!epochConfirmed && held[0].offset <= this.last) return [];
     const out: OrderedMessage[] = [];
     let i = 0;
     for (; i < held.length; i++) {

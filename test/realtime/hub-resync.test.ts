@@ -244,7 +244,11 @@ async function redisNodes(t: TestContext) {
     for (const line of lines) await admin.client('KILL', 'ID', String(/id=(\d+)/.exec(line)?.[1]));
     return lines.length;
   };
-  return { brokers, killSubscriber };
+  /** Deletes every key of this test (the epoch included), as a Redis that lost its data. */
+  const flush = async (): Promise<void> => {
+    await admin.eval(DELETE_PREFIX, 0, `${prefix}*`);
+  };
+  return { brokers, killSubscriber, flush };
 }
 
 test('Redis: node B\'s subscriber killed while node A publishes: B\'s member gets every message once, in order, staying connected', async (t) => {
@@ -333,4 +337,27 @@ test('Redis: an append whose reply was lost, resent through the other node, is s
   assert.deepEqual(again.ofType('ack').find((m) => m.id === 'm1'), { type: 'ack', id: 'm1', ok: true, offset: 1, duplicate: true });
   const page = await brokerB.read('r', { after: 0, limit: 10 });
   assert.deepEqual([page.latest, page.entries.length], [1, 1], 'stored once');
+});
+
+test('Redis: after Redis lost its data (a new epoch), the new epoch\'s messages are delivered, not taken for old ones', async (t) => {
+  // A guard rather than a gap: offsets restart at 1 in the new epoch, below the room's last delivered offset.
+  const nodes = await redisNodes(t);
+  if (nodes === null) return;
+  const hubA = hubOver(t, nodes.brokers[0]);
+  const hubB = hubOver(t, nodes.brokers[1]);
+  const writer = connect(hubA, alice);
+  const reader = connect(hubB, bob);
+  await join(writer, 'r');
+  await join(reader, 'r');
+  for (let i = 1; i <= 3; i++) writer.text({ type: 'chat', id: `old${i}`, room: 'r', text: `old${i}` });
+  await until(() => chatOffsets(reader).length >= 3, 'the old epoch\'s messages');
+  const oldEpoch = nodes.brokers[1].epoch;
+  await nodes.flush();
+  writer.text({ type: 'chat', id: 'new1', room: 'r', text: 'new1' });
+  await until(() => reader.ofType('chat').some((m) => m.text === 'new1'), 'the new epoch\'s first message');
+  assert.deepEqual(reader.ofType('chat').map((m) => [m.offset, m.text]), [[1, 'old1'], [2, 'old2'], [3, 'old3'], [1, 'new1']]);
+  assert.notEqual(nodes.brokers[1].epoch, oldEpoch, 'node B noticed the new epoch');
+  writer.text({ type: 'chat', id: 'new2', room: 'r', text: 'new2' });
+  await until(() => reader.ofType('chat').some((m) => m.text === 'new2'), 'the next one');
+  assert.deepEqual(chatOffsets(reader).slice(3), [1, 2]);
 });
