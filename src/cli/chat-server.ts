@@ -120,6 +120,7 @@ function createMetrics(registry: Registry) {
     rateLimited: new Counter({ name: 'hayate_rate_limited_total', help: 'Messages refused by a rate limit', registers: r }),
     slowConsumers: new Counter({ name: 'hayate_slow_consumer_disconnects_total', help: 'Connections closed with 1013 as slow consumers', registers: r }),
     policyCloses: new Counter({ name: 'hayate_policy_closes_total', help: 'Connections closed with 1008 for abuse', registers: r }),
+    resyncs: new Counter({ name: 'hayate_resyncs_total', help: 'Room history re-reads after lost or crossed live payloads, by outcome', labelNames: ['outcome'] as const, registers: r }),
     rejections: new Counter({ name: 'hayate_handshake_rejections_total', help: 'WebSocket handshakes refused, by HTTP status', labelNames: ['status'] as const, registers: r }),
   };
 }
@@ -182,6 +183,8 @@ export function createChatServer(options: ChatServerOptions = {}): ChatServer {
       },
       slowConsumer: () => metrics.slowConsumers.inc(),
       policyViolation: () => metrics.policyCloses.inc(),
+      resyncStarted: () => metrics.resyncs.inc({ outcome: 'started' }),
+      resyncAbandoned: () => metrics.resyncs.inc({ outcome: 'abandoned' }),
     },
   });
 

@@ -20,6 +20,10 @@ export interface HubObserver {
   slowConsumer?(): void;
   /** A connection was closed for sustained abuse (1008). */
   policyViolation?(): void;
+  /** A room's history was re-read because live payloads were lost or crossed (a gap, or the broker's resync). */
+  resyncStarted?(): void;
+  /** A room's resync gave up and closed its members with 1012 so that they resume by offset. */
+  resyncAbandoned?(): void;
 }
 
 /** HubLogger is the subset of a pino logger the hub uses. */

@@ -338,6 +338,7 @@ export class Hub {
   /** Gives up ordering a room: its members are closed with 1012 and resume by offset (the SDK reconnects). */
   #abandonOrder(room: string, state: RoomState, why: string): void {
     this.#log.warn({ room, members: state.members.size }, `resync abandoned: ${why}`);
+    this.#observer.resyncAbandoned?.();
     state.order.reset();
     for (const peer of [...state.members]) this.#closePeer(peer, 1012, 'resync');
   }
@@ -364,6 +365,7 @@ export class Hub {
       return;
     }
     const generation = order.generation;
+    this.#observer.resyncStarted?.();
     // `running` is cleared by the resync itself when it finishes (order.finish, in the same turn as its last
     // delivery) or by order.reset, so that a gap seen right after it starts a new one.
     order.running = this.#runResync(room, state, generation, graceMs).catch((error: unknown) => {

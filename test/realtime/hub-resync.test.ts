@@ -75,11 +75,13 @@ class UnreliableBroker extends MemoryBroker {
 
 test('a live payload lost on the way: the next message shows the gap and the member gets both, in order', async (t) => {
   const broker = new UnreliableBroker();
-  const hub = hubOver(t, broker);
+  const counted = { started: 0, abandoned: 0 };
+  const hub = hubOver(t, broker, { observer: { resyncStarted: () => counted.started++, resyncAbandoned: () => counted.abandoned++ } });
   const a = connect(hub, alice);
   const b = connect(hub, bob);
   await join(a, 'r');
   await join(b, 'r');
+  assert.equal(counted.started, 0, 'no resync without a gap');
   broker.lose.add(2);
   for (let i = 1; i <= 3; i++) a.text({ type: 'chat', id: `c${i}`, room: 'r', text: `m${i}` });
   await until(() => chatOffsets(b).length >= 3, 'three messages at bob');
@@ -88,6 +90,8 @@ test('a live payload lost on the way: the next message shows the gap and the mem
   assert.deepEqual(b.ofType('chat').map((m) => m.text), ['m1', 'm2', 'm3']);
   assert.deepEqual(chatOffsets(a), [1, 2, 3], 'the sender too');
   assert.equal(b.closeCode, undefined, 'without reconnecting');
+  assert.ok(counted.started >= 1, 'the observer saw the resync');
+  assert.equal(counted.abandoned, 0);
 });
 
 test('crossed publishes (a later offset arrives first) are delivered in offset order, without a history read', async (t) => {
@@ -198,7 +202,8 @@ test('too many live messages held while history cannot be read: the room\'s memb
     }
   }
   const broker = new StuckReadBroker();
-  const hub = hubOver(t, broker, { maxHeldPerRoom: 3 });
+  let abandoned = 0;
+  const hub = hubOver(t, broker, { maxHeldPerRoom: 3, observer: { resyncAbandoned: () => abandoned++ } });
   const a = connect(hub, alice);
   const b = connect(hub, bob);
   await join(a, 'r');
@@ -209,6 +214,7 @@ test('too many live messages held while history cannot be read: the room\'s memb
   await until(() => b.closeCode !== undefined, 'bob to be closed');
   assert.equal(b.closeCode, 1012);
   assert.deepEqual(chatOffsets(b), [], 'nothing out of order was delivered');
+  assert.equal(abandoned, 1, 'the observer saw the resync given up');
 });
 
 // ---- two hubs on two RedisBrokers -------------------------------------------------------------------------------
