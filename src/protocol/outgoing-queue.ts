@@ -14,7 +14,9 @@ let slabOffset = 0;
 
 /** OutgoingQueue collects one connection's outgoing bytes in order (see the module header). */
 export class OutgoingQueue {
-  #chunks: Buffer[] = [];
+  // Made when bytes are queued, not at take(): an array made at take() would live until the next batch (a broadcast
+  // later, say) and be promoted by the GC on every connection; made on use, it dies young within the turn.
+  #chunks: Buffer[] | null = null;
   #bytes = 0;
   #region: Buffer | null = null;
   #regionStart = 0;
@@ -60,7 +62,7 @@ export class OutgoingQueue {
   pushChunk(chunk: Buffer): void {
     if (chunk.length === 0) return;
     this.#closeRegion();
-    this.#chunks.push(chunk);
+    (this.#chunks ??= []).push(chunk);
     this.#bytes += chunk.length;
   }
 
@@ -68,8 +70,8 @@ export class OutgoingQueue {
   take(): Buffer[] {
     this.#closeRegion();
     const chunks = this.#chunks;
-    if (chunks.length === 0) return [];
-    this.#chunks = [];
+    if (chunks === null) return [];
+    this.#chunks = null;
     this.#bytes = 0;
     return chunks;
   }
@@ -77,7 +79,7 @@ export class OutgoingQueue {
   #closeRegion(): void {
     const region = this.#region;
     if (region === null) return;
-    if (this.#regionEnd > this.#regionStart) this.#chunks.push(region.subarray(this.#regionStart, this.#regionEnd));
+    if (this.#regionEnd > this.#regionStart) (this.#chunks ??= []).push(region.subarray(this.#regionStart, this.#regionEnd));
     this.#region = null;
   }
 }
