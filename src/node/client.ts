@@ -189,13 +189,22 @@ export function startHandshake(
 
   let finished = false;
   let deadline: Deadline | null = null;
-  const req: ClientRequest = (secure ? httpsRequest : httpRequest)(requestOptions);
+  let req: ClientRequest | null = null;
+  // Whether this handshake is the one CONNECTING to its host and port (§4.1 below), not one waiting behind it.
+  let holding = false;
+  const target = `${hostname.toLowerCase()}:${String(requestOptions.port)}`;
 
   const finish = (error: HandshakeError | null, result: HandshakeSuccess | null): void => {
     if (finished) return;
     finished = true;
     sharedDeadlines.cancel(deadline);
     deadline = null;
+    if (holding) leaveConnecting(target);
+    else dropQueued(target, begin);
+    if (req === null) {
+      done(error, result);
+      return;
+    }
     req.removeAllListeners('upgrade');
     req.removeAllListeners('response');
     req.removeAllListeners('information');
@@ -204,89 +213,143 @@ export function startHandshake(
     done(error, result);
   };
 
-  const timeout = options.handshakeTimeout ?? DEFAULT_HANDSHAKE_TIMEOUT_MS;
-  if (timeout > 0) {
-    deadline = sharedDeadlines.schedule(timeout, expire, () => {
-      deadline = null;
-      req.destroy();
-      finish(new HandshakeError(`opening handshake timed out after ${timeout} ms`), null);
-    });
+  // Sends the request; run at once, or when the connection to the same host and port ahead of it is settled.
+  function begin(): void {
+    holding = true;
+    if (finished) {
+      leaveConnecting(target);
+      return;
+    }
+    try {
+      req = (secure ? httpsRequest : httpRequest)(requestOptions);
+    } catch (error) {
+      finish(new HandshakeError(`opening handshake failed: ${String(error)}`, { cause: error }), null);
+      return;
+    }
+    sendRequest(req);
   }
 
-  req.on('error', (err: Error) => {
-    req.destroy();
-    finish(new HandshakeError(`opening handshake failed: ${err.message}`, { cause: err }), null);
-  });
-
-  req.on('response', (res: IncomingMessage) => {
-    res.resume();
-    req.destroy();
-    finish(
-      new HandshakeError(`unexpected server response: ${res.statusCode ?? 'none'}`, {
-        status: res.statusCode,
-        headers: headersOf(res),
-      }),
-      null,
-    );
-  });
-
-  // A 101 that Node does not treat as an upgrade (no Upgrade/Connection headers) arrives as an informational
-  // response; Node would then wait for a final one. It can only be a failed handshake.
-  req.on('information', (info: { statusCode: number; headers: Record<string, string | string[] | undefined> }) => {
-    if (info.statusCode !== 101) return;
-    req.destroy();
-    finish(new HandshakeError('invalid Upgrade or Connection header', { status: 101, headers: { ...info.headers } }), null);
-  });
-
-  req.on('upgrade', (res: IncomingMessage, socket: Socket, head: Buffer) => {
-    if (finished) {
-      socket.destroy();
-      return;
+  function sendRequest(req: ClientRequest): void {
+    const timeout = options.handshakeTimeout ?? DEFAULT_HANDSHAKE_TIMEOUT_MS;
+    if (timeout > 0) {
+      deadline = sharedDeadlines.schedule(timeout, expire, () => {
+        deadline = null;
+        req.destroy();
+        finish(new HandshakeError(`opening handshake timed out after ${timeout} ms`), null);
+      });
     }
-    const checked = validateServerResponse(
-      { statusCode: res.statusCode, headers: res.headers },
-      { key, protocols, extensionOffers: offers },
-    );
-    if (!checked.ok) {
-      socket.destroy();
-      finish(new HandshakeError(checked.reason, { status: checked.status, headers: headersOf(res) }), null);
-      return;
-    }
-    let extension: MessageExtension | null = null;
-    if (checked.extensions.length > 0) {
-      // Only offered extensions got here (validateServerResponse), and permessage-deflate is the only one we offer.
-      const accepted = acceptPerMessageDeflateResponse(checked.extensions, deflate);
-      if ('error' in accepted) {
+
+    req.on('error', (err: Error) => {
+      req.destroy();
+      finish(new HandshakeError(`opening handshake failed: ${err.message}`, { cause: err }), null);
+    });
+
+    req.on('response', (res: IncomingMessage) => {
+      res.resume();
+      req.destroy();
+      finish(
+        new HandshakeError(`unexpected server response: ${res.statusCode ?? 'none'}`, {
+          status: res.statusCode,
+          headers: headersOf(res),
+        }),
+        null,
+      );
+    });
+
+    // A 101 that Node does not treat as an upgrade (no Upgrade/Connection headers) arrives as an informational
+    // response; Node would then wait for a final one. It can only be a failed handshake.
+    req.on('information', (info: { statusCode: number; headers: Record<string, string | string[] | undefined> }) => {
+      if (info.statusCode !== 101) return;
+      req.destroy();
+      finish(new HandshakeError('invalid Upgrade or Connection header', { status: 101, headers: { ...info.headers } }), null);
+    });
+
+    req.on('upgrade', (res: IncomingMessage, socket: Socket, head: Buffer) => {
+      if (finished) {
         socket.destroy();
-        finish(new HandshakeError(accepted.error, { status: 101, headers: headersOf(res) }), null);
         return;
       }
-      extension = accepted.extension;
-    }
-    const protocol = new WebSocketProtocol({
-      role: 'client',
-      maxPayload: options.maxPayload ?? DEFAULT_MAX_PAYLOAD,
-      extension,
+      const checked = validateServerResponse(
+        { statusCode: res.statusCode, headers: res.headers },
+        { key, protocols, extensionOffers: offers },
+      );
+      if (!checked.ok) {
+        socket.destroy();
+        finish(new HandshakeError(checked.reason, { status: checked.status, headers: headersOf(res) }), null);
+        return;
+      }
+      let extension: MessageExtension | null = null;
+      if (checked.extensions.length > 0) {
+        // Only offered extensions got here (validateServerResponse), and permessage-deflate is the only one we offer.
+        const accepted = acceptPerMessageDeflateResponse(checked.extensions, deflate);
+        if ('error' in accepted) {
+          socket.destroy();
+          finish(new HandshakeError(accepted.error, { status: 101, headers: headersOf(res) }), null);
+          return;
+        }
+        extension = accepted.extension;
+      }
+      const protocol = new WebSocketProtocol({
+        role: 'client',
+        maxPayload: options.maxPayload ?? DEFAULT_MAX_PAYLOAD,
+        extension,
+      });
+      const connection = new Connection(socket, {
+        protocol,
+        head,
+        subprotocol: checked.protocol,
+        extensions: extension === null ? '' : checked.extensionsHeader,
+        closeTimeout: options.closeTimeout,
+      });
+      finish(null, { connection, protocol: checked.protocol, extensions: connection.extensions });
     });
-    const connection = new Connection(socket, {
-      protocol,
-      head,
-      subprotocol: checked.protocol,
-      extensions: extension === null ? '' : checked.extensionsHeader,
-      closeTimeout: options.closeTimeout,
-    });
-    finish(null, { connection, protocol: checked.protocol, extensions: connection.extensions });
-  });
 
-  req.end();
+    req.end();
+  }
 
+  enterConnecting(target, begin);
   return {
     abort(message = 'the connection was closed before it opened'): void {
       if (finished) return;
-      req.destroy();
+      req?.destroy();
       finish(new HandshakeError(message), null);
     },
   };
+}
+
+// RFC 6455 §4.1: "There MUST be no more than one connection in a CONNECTING state. If multiple connections to the same
+// IP address are attempted simultaneously, the client MUST serialize them". Keyed by host name and port, not by the
+// resolved address: the rule's fallback "for the purposes of this step that each host name refers to a distinct
+// remote host" (resolving first would cost a DNS lookup before every handshake). Each key holds the handshakes
+// waiting behind the one in flight, which starts the next when it opens or fails.
+const connecting = new Map<string, (() => void)[]>();
+
+function enterConnecting(target: string, begin: () => void): void {
+  const waiting = connecting.get(target);
+  if (waiting !== undefined) {
+    waiting.push(begin);
+    return;
+  }
+  connecting.set(target, []);
+  begin();
+}
+
+function leaveConnecting(target: string): void {
+  const waiting = connecting.get(target);
+  const next = waiting?.shift();
+  if (next === undefined) {
+    connecting.delete(target);
+    return;
+  }
+  // On the next tick: the settled handshake's callback runs first, and a long queue does not nest calls.
+  process.nextTick(next);
+}
+
+function dropQueued(target: string, begin: () => void): void {
+  const waiting = connecting.get(target);
+  if (waiting === undefined) return;
+  const at = waiting.indexOf(begin);
+  if (at >= 0) waiting.splice(at, 1);
 }
 
 function noop(): void {}

@@ -365,3 +365,55 @@ test('a message in the same read as the 101 reaches an onmessage handler set aft
   const message = await new Promise<MessageEvent>((resolve) => (ws.onmessage = (event) => resolve(event as MessageEvent)));
   assert.equal(message.data, 'welcome');
 });
+
+// RFC 6455 §4.1: "There MUST be no more than one connection in a CONNECTING state" per host and port; "the client MUST
+// serialize them".
+test('connections to one host and port are serialized: one CONNECTING at a time, the next starts when it opens or fails', async (t) => {
+  let pending = 0;
+  let peak = 0;
+  let seen = 0;
+  const { url } = await upgradeServer(t, (request, socket) => {
+    pending++;
+    peak = Math.max(peak, pending);
+    const n = ++seen;
+    setTimeout(() => {
+      pending--;
+      // The second handshake fails (a 400), the others open: a failure must release the next one too.
+      if (n === 2) socket.end('HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\n\r\n');
+      else respond101(request, socket);
+    }, 30);
+  });
+  const outcomes = await Promise.all(
+    [0, 1, 2, 3].map(
+      (i) =>
+        new Promise<string>((resolve) => {
+          const ws = new WebSocket(url);
+          ws.onopen = () => {
+            resolve(`open ${i}`);
+            ws.close();
+          };
+          ws.onerror = () => resolve(`error ${i}`);
+        }),
+    ),
+  );
+  assert.deepEqual(outcomes, ['open 0', 'error 1', 'open 2', 'open 3']);
+  assert.equal(seen, 4);
+  assert.equal(peak, 1, 'never two upgrade requests in flight to the same host and port');
+});
+
+test('a connection closed while it waits behind another CONNECTING one never sends its request', async (t) => {
+  let seen = 0;
+  const { url } = await upgradeServer(t, (request, socket) => {
+    seen++;
+    setTimeout(() => respond101(request, socket), 30);
+  });
+  const first = new WebSocket(url);
+  const second = new WebSocket(url);
+  second.close();
+  const closed = await next<CloseEvent>(second, 'close');
+  assert.equal(closed.code, 1006);
+  await next(first, 'open');
+  first.close();
+  await new Promise((resolve) => setTimeout(resolve, 50));
+  assert.equal(seen, 1, 'only the first request reached the server');
+});
