@@ -8,6 +8,7 @@
 // missed, in offset order, holding the room's live messages meanwhile (room-order.ts).
 // It does not know HTTP, frames or Redis: the composition (src/cli/chat-server.ts) authenticates handshakes, hands in
 // `prepare`, and owns the transport's heartbeats.
+import pLimit from 'p-limit';
 import type { AppendOptions, Broker, HistoryPage, ResyncInfo } from './broker.js';
 import { decodeBinaryEnvelope } from './binary-envelope.js';
 import { parseClientMessage } from './client-message.js';
@@ -32,6 +33,11 @@ const NOOP_LOGGER: HubLogger = { warn() {}, info() {}, debug() {}, error() {} };
 const MAX_HELD = 10_000;
 /** History reads a resync retries (100 ms doubling to 2 s apart, about 9 s in all) before its room's members resume. */
 const RESYNC_READ_ATTEMPTS = 8;
+/**
+ * History reads of resyncs in flight at once. After a reconnect every room with local members resyncs, every user's
+ * inbox included: thousands of reads, which must not all hit the broker in the same instant.
+ */
+const RESYNC_READS_AT_ONCE = 16;
 const USER_STATE_IDLE_MS = 600_000;
 
 /** Stored is the outcome of storing a client message: its offset, and whether it had been stored before. */
@@ -74,6 +80,7 @@ export class Hub {
   #drained: (() => void) | null = null;
   readonly #releasing = new Set<Promise<void>>();
   readonly #stopResync: () => void;
+  readonly #resyncReads = pLimit(RESYNC_READS_AT_ONCE);
 
   /** Creates a hub over `options.broker` and starts its housekeeping timer (unref'd). */
   constructor(options: HubOptions) {
@@ -399,7 +406,7 @@ export class Hub {
       const after = order.last;
       let page: HistoryPage;
       try {
-        page = await this.#broker.read(room, { after, limit: this.#o.replayLimit });
+        page = await this.#resyncReads(() => this.#broker.read(room, { after, limit: this.#o.replayLimit }));
       } catch (error) {
         // The broker's command connection may come back later than its subscriber: retry before giving up.
         if (!current()) return;

@@ -194,6 +194,43 @@ test('history reads that fail for a while (the command connection still down) ar
   assert.equal(b.closeCode, undefined);
 });
 
+test('a broker resync after a reconnect re-reads every room, at most 16 history reads at a time', async (t) => {
+  class ResyncingBroker extends UnreliableBroker {
+    listener: ((info: { epochChanged: boolean }) => void) | null = null;
+    counting = false;
+    inFlight = 0;
+    peak = 0;
+    done = 0;
+    onResync(listener: (info: { epochChanged: boolean }) => void): () => void {
+      this.listener = listener;
+      return () => {
+        this.listener = null;
+      };
+    }
+    override async read(room: string, options: { after: number; limit: number }): Promise<HistoryPage> {
+      if (!this.counting) return super.read(room, options);
+      this.inFlight += 1;
+      this.peak = Math.max(this.peak, this.inFlight);
+      await new Promise((resolve) => setTimeout(resolve, 10));
+      this.inFlight -= 1;
+      this.done += 1;
+      return super.read(room, options);
+    }
+  }
+  const broker = new ResyncingBroker();
+  const hub = hubOver(t, broker);
+  const rooms = Array.from({ length: 40 }, (_, i) => `room-${i}`);
+  const a = connect(hub, alice);
+  for (const room of rooms) await join(a, room);
+  broker.counting = true;
+  (broker.listener as (info: { epochChanged: boolean }) => void)({ epochChanged: false });
+  // alice's inbox is a room with a local member too.
+  await until(() => broker.done >= rooms.length, 'every room re-read');
+  assert.ok(broker.peak <= 16, `at most 16 reads at once (peak ${broker.peak})`);
+  assert.ok(broker.peak >= 2, 'reads run in parallel up to the limit');
+  assert.equal(a.closeCode, undefined);
+});
+
 test('too many live messages held while history cannot be read: the room\'s members are closed with 1012 to resume', async (t) => {
   class StuckReadBroker extends UnreliableBroker {
     stuck = false;
