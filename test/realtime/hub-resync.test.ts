@@ -73,6 +73,20 @@ class UnreliableBroker extends MemoryBroker {
   }
 }
 
+/** An UnreliableBroker whose first append runs but loses its reply, as when the connection drops right after it. */
+class ReplyLostBroker extends UnreliableBroker {
+  loseReply = true;
+
+  override async append(room: string, record: string, options?: AppendOptions): Promise<AppendResult> {
+    const result = await super.append(room, record, options);
+    if (this.loseReply) {
+      this.loseReply = false;
+      throw new Error('connection lost after the append ran');
+    }
+    return result;
+  }
+}
+
 test('a live payload lost on the way: the next message shows the gap and the member gets both, in order', async (t) => {
   const broker = new UnreliableBroker();
   const counted = { started: 0, abandoned: 0 };
@@ -113,17 +127,6 @@ test('crossed publishes (a later offset arrives first) are delivered in offset o
 });
 
 test('an append whose reply was lost: the resend stores nothing, is acked as a duplicate with the first offset', async (t) => {
-  let loseReply = true;
-  class ReplyLostBroker extends UnreliableBroker {
-    override async append(room: string, record: string, options?: AppendOptions): Promise<AppendResult> {
-      const result = await super.append(room, record, options);
-      if (loseReply) {
-        loseReply = false;
-        throw new Error('connection lost after the append ran');
-      }
-      return result;
-    }
-  }
   const broker = new ReplyLostBroker();
   const hub = hubOver(t, broker);
   const a = connect(hub, alice);
@@ -144,17 +147,6 @@ test('an append whose reply was lost: the resend stores nothing, is acked as a d
 });
 
 test('a DM whose first append reply was lost: the resend stores only the missing copy', async (t) => {
-  let loseReply = true;
-  class ReplyLostBroker extends MemoryBroker {
-    override async append(room: string, record: string, options?: AppendOptions): Promise<AppendResult> {
-      const result = await super.append(room, record, options);
-      if (loseReply) {
-        loseReply = false;
-        throw new Error('connection lost after the append ran');
-      }
-      return result;
-    }
-  }
   const broker = new ReplyLostBroker();
   const hub = hubOver(t, broker);
   const a = connect(hub, alice);
