@@ -749,16 +749,22 @@ export class Hub {
   }
 
   /**
-   * Appends a record to a room's history (idempotent per `dedupKey`) and publishes the wire message. A duplicate is
-   * not published again: its first append's publish did it, or (reply lost with the connection) the next message of
-   * the room shows the gap and every node's resync delivers it from history.
+   * Appends a record to a room's history (idempotent per `dedupKey`) and publishes the wire message. A duplicate's
+   * stored record is published again: when the first append's reply was lost with the connection, nobody published
+   * it, and in a room where nothing follows no gap would ever reveal it. Where it was delivered already, every node's
+   * room order drops the repeated offset (after a history read that confirms it), so no member gets it twice.
    */
   async #store(room: string, record: string, dedupKey?: string): Promise<Stored> {
     const options: AppendOptions | undefined = dedupKey === undefined
       ? undefined
       : { dedupKey, ttlMs: this.#dedup.ttlMs ?? USER_STATE_IDLE_MS };
     const { offset, duplicate } = await this.#broker.append(room, record, options);
-    if (duplicate === true) return { offset, duplicate: true };
+    if (duplicate === true) {
+      const page = await this.#broker.read(room, { after: offset - 1, limit: 1 });
+      const stored = page.entries[0];
+      if (stored !== undefined && stored.offset === offset) await this.#broker.publish(roomChannel(room), withOffset(stored.record, offset));
+      return { offset, duplicate: true };
+    }
     await this.#broker.publish(roomChannel(room), withOffset(record, offset));
     return { offset, duplicate: false };
   }

@@ -146,6 +146,28 @@ test('an append whose reply was lost: the resend stores nothing, is acked as a d
   assert.deepEqual(b.ofType('chat').map((m) => [m.offset, m.text]), [[1, 'once'], [2, 'next']]);
 });
 
+test('an append whose reply was lost, in a room where nothing follows: the resend publishes the stored message, once', async (t) => {
+  const broker = new ReplyLostBroker();
+  const hub = hubOver(t, broker);
+  const a = connect(hub, alice);
+  const b = connect(hub, bob);
+  await join(a, 'r');
+  await join(b, 'r');
+  a.text({ type: 'chat', id: 'm1', room: 'r', text: 'quiet' });
+  await until(() => a.ofType('error').length > 0, 'the internal_error');
+  a.text({ type: 'chat', id: 'm1', room: 'r', text: 'quiet' });
+  await until(() => chatOffsets(b).length >= 1, 'the message at bob without a next one');
+  assert.deepEqual(b.ofType('chat').map((m) => [m.offset, m.text]), [[1, 'quiet']]);
+  // A second resend (its ack lost, say) publishes it again: every member still has it once.
+  a.text({ type: 'chat', id: 'm1', room: 'r', text: 'quiet' });
+  await until(() => a.ofType('ack').filter((m) => m.id === 'm1').length >= 2, 'the second ack');
+  a.text({ type: 'chat', id: 'm2', room: 'r', text: 'after' });
+  await until(() => chatOffsets(b).length >= 2, 'the next message');
+  await new Promise((resolve) => setTimeout(resolve, 80));
+  assert.deepEqual(chatOffsets(b), [1, 2]);
+  assert.deepEqual(chatOffsets(a), [1, 2]);
+});
+
 test('a DM whose first append reply was lost: the resend stores only the missing copy', async (t) => {
   const broker = new ReplyLostBroker();
   const hub = hubOver(t, broker);
