@@ -109,14 +109,20 @@ test('a message resent through the other node after a reconnect is delivered onc
   assert.equal(bob.ofType('chat').length, 1);
 });
 
-test('after a node lost its Redis connections and reconnected, chat still crosses nodes both ways', async (t) => {
-  const setup = await cluster(t);
-  if (setup === null) return;
-  const { urls } = setup;
+/** Alice on node 0 and Bob on node 1, both in room lobby. */
+async function lobbyOnTwoNodes(t: TestContext, urls: string[]) {
   const alice = await connect(t, urls[0], { token: await token('alice') });
   const bob = await connect(t, urls[1], { token: await token('bob') });
   await alice.request({ type: 'join', room: 'lobby' }, 'j');
   await bob.request({ type: 'join', room: 'lobby' }, 'j');
+  return { alice, bob };
+}
+
+test('after a node lost its Redis connections and reconnected, chat still crosses nodes both ways', async (t) => {
+  const setup = await cluster(t);
+  if (setup === null) return;
+  const { urls } = setup;
+  const { alice, bob } = await lobbyOnTwoNodes(t, urls);
   await setup.killRedisConnections(0);
   await bob.request({ type: 'chat', room: 'lobby', text: 'to the recovered node' }, 'c1');
   assert.equal((await alice.next('chat')).text, 'to the recovered node');
@@ -129,10 +135,7 @@ test('a member on a node whose Redis connections drop while another node publish
   const setup = await cluster(t);
   if (setup === null) return;
   const { urls } = setup;
-  const alice = await connect(t, urls[0], { token: await token('alice') });
-  const bob = await connect(t, urls[1], { token: await token('bob') });
-  await alice.request({ type: 'join', room: 'lobby' }, 'j');
-  await bob.request({ type: 'join', room: 'lobby' }, 'j');
+  const { alice, bob } = await lobbyOnTwoNodes(t, urls);
   const total = 30;
   const publishing = (async () => {
     for (let i = 1; i <= total; i++) {

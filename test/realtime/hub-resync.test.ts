@@ -126,17 +126,26 @@ test('crossed publishes (a later offset arrives first) are delivered in offset o
   assert.equal(broker.reads, readsBefore, 'the held message filled the gap within the grace period');
 });
 
-test('an append whose reply was lost: the resend stores nothing, is acked as a duplicate with the first offset', async (t) => {
+/**
+ * Alice and Bob in room r of a hub over a ReplyLostBroker; Alice sends `text` as m1, gets internal_error (the append
+ * ran, its reply was lost) and resends it.
+ */
+async function lostReplyThenResend(t: TestContext, text: string) {
   const broker = new ReplyLostBroker();
   const hub = hubOver(t, broker);
   const a = connect(hub, alice);
   const b = connect(hub, bob);
   await join(a, 'r');
   await join(b, 'r');
-  a.text({ type: 'chat', id: 'm1', room: 'r', text: 'once' });
+  a.text({ type: 'chat', id: 'm1', room: 'r', text });
   await until(() => a.ofType('error').length > 0, 'the internal_error');
   assert.equal(a.ofType('error')[0].code, 'internal_error');
-  a.text({ type: 'chat', id: 'm1', room: 'r', text: 'once' });
+  a.text({ type: 'chat', id: 'm1', room: 'r', text });
+  return { broker, a, b };
+}
+
+test('an append whose reply was lost: the resend stores nothing, is acked as a duplicate with the first offset', async (t) => {
+  const { broker, a, b } = await lostReplyThenResend(t, 'once');
   await until(() => a.ofType('ack').some((m) => m.id === 'm1'), 'the ack of the resend');
   assert.deepEqual(a.ofType('ack').find((m) => m.id === 'm1'), { type: 'ack', id: 'm1', ok: true, offset: 1, duplicate: true });
   assert.deepEqual((await broker.read('r', { after: 0, limit: 10 })).entries.map((e) => e.offset), [1], 'stored once');
@@ -147,15 +156,7 @@ test('an append whose reply was lost: the resend stores nothing, is acked as a d
 });
 
 test('an append whose reply was lost, in a room where nothing follows: the resend publishes the stored message, once', async (t) => {
-  const broker = new ReplyLostBroker();
-  const hub = hubOver(t, broker);
-  const a = connect(hub, alice);
-  const b = connect(hub, bob);
-  await join(a, 'r');
-  await join(b, 'r');
-  a.text({ type: 'chat', id: 'm1', room: 'r', text: 'quiet' });
-  await until(() => a.ofType('error').length > 0, 'the internal_error');
-  a.text({ type: 'chat', id: 'm1', room: 'r', text: 'quiet' });
+  const { a, b } = await lostReplyThenResend(t, 'quiet');
   await until(() => chatOffsets(b).length >= 1, 'the message at bob without a next one');
   assert.deepEqual(b.ofType('chat').map((m) => [m.offset, m.text]), [[1, 'quiet']]);
   // A second resend (its ack lost, say) publishes it again: every member still has it once.
@@ -308,15 +309,19 @@ async function redisNodes(t: TestContext) {
   return { brokers, killSubscriber, flush };
 }
 
+/** A hub on each broker; Alice (writer) on the first and Bob (reader) on the second, both in room r. */
+async function writerAndReader(t: TestContext, brokers: Broker[]) {
+  const writer = connect(hubOver(t, brokers[0]), alice);
+  const reader = connect(hubOver(t, brokers[1]), bob);
+  await join(writer, 'r');
+  await join(reader, 'r');
+  return { writer, reader };
+}
+
 test('Redis: node B\'s subscriber killed while node A publishes: B\'s member gets every message once, in order, staying connected', async (t) => {
   const nodes = await redisNodes(t);
   if (nodes === null) return;
-  const hubA = hubOver(t, nodes.brokers[0]);
-  const hubB = hubOver(t, nodes.brokers[1]);
-  const writer = connect(hubA, alice);
-  const reader = connect(hubB, bob);
-  await join(writer, 'r');
-  await join(reader, 'r');
+  const { writer, reader } = await writerAndReader(t, nodes.brokers);
   const total = 60;
   let killed = 0;
   for (let i = 1; i <= total; i++) {
@@ -400,12 +405,7 @@ test('Redis: after Redis lost its data (a new epoch), the new epoch\'s messages 
   // A guard rather than a gap: offsets restart at 1 in the new epoch, below the room's last delivered offset.
   const nodes = await redisNodes(t);
   if (nodes === null) return;
-  const hubA = hubOver(t, nodes.brokers[0]);
-  const hubB = hubOver(t, nodes.brokers[1]);
-  const writer = connect(hubA, alice);
-  const reader = connect(hubB, bob);
-  await join(writer, 'r');
-  await join(reader, 'r');
+  const { writer, reader } = await writerAndReader(t, nodes.brokers);
   for (let i = 1; i <= 3; i++) writer.text({ type: 'chat', id: `old${i}`, room: 'r', text: `old${i}` });
   await until(() => chatOffsets(reader).length >= 3, 'the old epoch\'s messages');
   const oldEpoch = nodes.brokers[1].epoch;
