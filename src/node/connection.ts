@@ -6,7 +6,9 @@
 // events), §7.1.1 (who closes TCP: `closeExpected()`), §7.1.4-7.1.7 (the close event's code, reason and wasClean),
 // §7.1.7 ("Fail the WebSocket Connection": the `error` event, then close).
 //
-// Hot path: one shared 'data' handler for every socket → `receive(chunk)` → dispatch `takeEvents()`. Whatever the
+// Hot path: a plain TCP socket is read straight into the process's one shared read buffer (Node's `onread` mode,
+// see `#readIntoSharedBuffer`: no buffer allocated per read, no stream in between) → `receive(chunk, borrowed)` →
+// dispatch `takeEvents()`; other sockets (TLS) go through one shared 'data' handler. Whatever the
 // handlers sent, during a read or outside one, marks the connection dirty, and one shared `setImmediate` per
 // event-loop turn writes each dirty connection's bytes in ONE write (cork/uncork over `takeOutgoing()`). Why the turn
 // and not the read: libuv reads a busy socket several times per turn (64 KiB each) and Node drains nextTick after
@@ -21,7 +23,7 @@
 import { EventEmitter } from 'node:events';
 import type { Socket } from 'node:net';
 import { performance } from 'node:perf_hooks';
-import { InvalidStateError, PreparedMessage, WebSocketError, type ProtocolError, type WebSocketProtocol } from '../protocol/index.js';
+import { InvalidStateError, PreparedMessage, WebSocketError, sharedReadBuffer, type ProtocolError, type WebSocketProtocol } from '../protocol/index.js';
 import { sharedDeadlines, type Deadline } from './deadline-timer.js';
 import { MessageStream, type MessageSink, type MessageStreamOptions } from './message-stream.js';
 
@@ -37,6 +39,11 @@ export interface ConnectionOptions {
   protocol: WebSocketProtocol;
   /** Bytes that arrived after the handshake in the same read (Node's upgrade `head`); default none. */
   head?: Buffer;
+  /**
+   * Read a plain TCP socket into the process's one shared read buffer (Node's `onread` mode) instead of a new
+   * buffer per read; default true. False keeps the socket's 'data' events (for a socket someone else also reads).
+   */
+  sharedReadBuffer?: boolean;
   /** The negotiated subprotocol; default `''`. */
   subprotocol?: string;
   /** The negotiated `Sec-WebSocket-Extensions` value; default `''`. */
@@ -84,6 +91,24 @@ export type ConnectionData = string | Buffer | ArrayBuffer | ArrayBufferView | P
 
 const kConnection = Symbol('hayate.connection');
 type DrivenSocket = Socket & { [kConnection]?: Connection };
+
+/**
+ * Node's own keys of a socket's `onread` mode (`net.Socket({ onread: { buffer, callback } })`): every read lands in
+ * one buffer and goes to the callback, with no per-read allocation and no stream in between. Node offers that mode
+ * only to sockets it creates for the caller, not to the ones a server accepts, so Connection turns it on for an
+ * accepted socket the way Node's own constructor does (the same keys, then `useUserBuffer` on the handle). Found by
+ * name on a socket; null on a Node that has none of them (then sockets are read through 'data' as before).
+ */
+let onreadKeys: { buffer: symbol; callback: symbol } | null | undefined;
+
+function findOnreadKeys(socket: Socket): { buffer: symbol; callback: symbol } | null {
+  const symbols = Object.getOwnPropertySymbols(socket);
+  const buffer = symbols.find((k) => k.description === 'kBuffer');
+  const callback = symbols.find((k) => k.description === 'kBufferCb');
+  return buffer !== undefined && callback !== undefined ? { buffer, callback } : null;
+}
+
+type StreamHandle = { useUserBuffer?: (buffer: Uint8Array) => void };
 
 // Bits of Connection's packed state: reading (dispatching a read), queued for the shared flush, streaming a fragmented
 // send, TCP end sent, socket closed, terminated by us, cut by the close timeout, waiting to emit drain, bytes arrived
@@ -283,6 +308,7 @@ export class Connection extends EventEmitter {
     s.on('error', Connection.#onSocketError);
     // A socket someone paused (readableFlowing false) would not start flowing by itself on a 'data' listener.
     if (s.readableFlowing === false) s.resume();
+    if (options.sharedReadBuffer !== false) Connection.#readIntoSharedBuffer(s);
     const idleTimeout = this.#settings.idleTimeout;
     if (idleTimeout > 0) {
       const rare = this.#more();
@@ -647,8 +673,35 @@ export class Connection extends EventEmitter {
     this.emit('error', new WebSocketError(error.message, error.code, { cause: error }));
   }
 
+  /**
+   * #readIntoSharedBuffer puts a plain TCP socket in `onread` mode over the process's one read buffer (see
+   * `onreadKeys`). What is already in the socket's stream (the upgrade's head, or bytes that came before) still
+   * flows through 'data' first: the stream is flowing and drains on the next tick, before libuv reads again.
+   * TLS sockets keep the 'data' path: their bytes are decrypted by the TLS layer, not read into a buffer of ours.
+   */
+  static #readIntoSharedBuffer(s: DrivenSocket): void {
+    const handle = (s as unknown as { _handle: StreamHandle | null })._handle;
+    if (handle === null || typeof handle.useUserBuffer !== 'function' || (s as { encrypted?: boolean }).encrypted === true) return;
+    if (onreadKeys === undefined) onreadKeys = findOnreadKeys(s);
+    if (onreadKeys === null) return;
+    const keyed = s as unknown as Record<symbol, unknown>;
+    if (keyed[onreadKeys.buffer] !== null) return; // already in onread mode: someone else's
+    const buffer = sharedReadBuffer();
+    keyed[onreadKeys.buffer] = buffer;
+    keyed[onreadKeys.callback] = Connection.#onSharedRead;
+    handle.useUserBuffer(buffer);
+  }
+
+  static #onSharedRead = function (this: DrivenSocket, nread: number, buffer: Buffer): void {
+    Connection.#onBytes(this, buffer.subarray(0, nread), true);
+  };
+
   static #onSocketData = function (this: DrivenSocket, chunk: Buffer): void {
-    const conn = this[kConnection];
+    Connection.#onBytes(this, chunk, false);
+  };
+
+  static #onBytes(socket: DrivenSocket, chunk: Buffer, borrowed: boolean): void {
+    const conn = socket[kConnection];
     if (conn === undefined) return;
     const previous = lastReader;
     if (previous !== conn) {
@@ -662,7 +715,7 @@ export class Connection extends EventEmitter {
     conn.#set(Flag.inRead, true);
     try {
       const wasOpen = conn.#core.readyState === 1;
-      conn.#core.receive(chunk);
+      conn.#core.receive(chunk, borrowed);
       conn.#dispatch(wasOpen);
     } finally {
       conn.#set(Flag.inRead | Flag.dispatchOpen, false);
@@ -672,7 +725,7 @@ export class Connection extends EventEmitter {
       if (pause > 0 && conn.#core.outgoingBytes + conn.#socket.writableLength > pause) conn.#afterStep();
       else conn.#schedule();
     }
-  };
+  }
 
   static #onSocketEnd = function (this: DrivenSocket): void {
     const conn = this[kConnection];

@@ -35,6 +35,22 @@ export class ByteQueue {
     this.#length += chunk.length;
   }
 
+  /**
+   * compact copies the queued bytes into one buffer of their own, so that no received chunk is referenced any more
+   * (a chunk whose memory the transport reuses after the read: see `FrameParser.push`).
+   */
+  compact(): void {
+    if (this.#head === null) return;
+    const owned = Buffer.allocUnsafe(this.#length);
+    let written = 0;
+    for (let chunk: Buffer | undefined = this.#head, c = 0, offset = this.#offset; chunk !== undefined; chunk = this.#rest?.[c++], offset = 0) {
+      written += chunk.copy(owned, written, offset);
+    }
+    this.#head = owned;
+    this.#rest = null;
+    this.#offset = 0;
+  }
+
   /** clear drops every queued byte. */
   clear(): void {
     this.#head = null;

@@ -7,7 +7,10 @@
  * the extended length arrives; the length is checked against `maxPayload` before any payload is buffered. Data
  * payloads are consumed as they arrive (handed to the `MessageAssembler`, which unmasks each piece straight into the
  * message's buffer and checks UTF-8), so an invalid text message fails on the piece that carries the bad byte. A
- * frame that is whole in one chunk becomes the message without a copy (unmasked in place).
+ * frame that is whole in one chunk becomes the message without a copy (unmasked in place), unless the chunk is
+ * borrowed: a transport that reads every socket into one reused buffer lends each read, and then nothing may keep a
+ * view of it. A borrowed chunk's messages and control payloads are copies (unmasked on the way), and whatever is
+ * left of it when the parser needs more bytes is copied into the queue's own memory.
  *
  * Not here: what to do with control frames (protocol.ts), inflation (through the assembler and the extension).
  */
@@ -16,7 +19,7 @@ import { ProtocolError, ProtocolErrorCode } from './errors.js';
 import type { MessageExtension } from './extension.js';
 import { ByteQueue } from './byte-queue.js';
 import { MAX_CONTROL_PAYLOAD, MAX_SAFE_PAYLOAD_LENGTH } from './limits.js';
-import { maskWord } from './mask.js';
+import { maskWord, maskWordInto } from './mask.js';
 import { MessageAssembler } from './message-assembler.js';
 import { isValidUtf8 } from './utf8.js';
 
@@ -55,6 +58,12 @@ export interface FrameParserOptions {
 }
 
 const EMPTY = Buffer.alloc(0);
+/**
+ * A borrowed chunk up to this size is copied whole when it arrives and then parsed as an owned one (its messages are
+ * views of the copy); a longer one is parsed where it lies and each message copied out of it (measured: whole
+ * copies win for 32-byte echo, per-message copies for 64 KiB messages, whose bytes are then copied once, not twice).
+ */
+const BORROWED_COPY_MAX_BYTES = 16 * 1024;
 /** Header bytes copied here only when a header spans chunks. */
 const headerScratch = Buffer.alloc(14);
 
@@ -74,6 +83,8 @@ export class FrameParser {
   #phase = 0;
   /** The frame's masking key, packed by `maskKeyWord`. */
   #maskKey = 0;
+  /** Whether a borrowed chunk is queued (see `push`). */
+  #borrowed = false;
 
   /** The message of the last `Step.Message`. */
   message: Buffer = EMPTY;
@@ -103,20 +114,43 @@ export class FrameParser {
     return this.#queue.length;
   }
 
-  /** push queues a received chunk (ignored after a failure). The parser may unmask it in place. */
-  push(chunk: Buffer): void {
-    if (this.#state !== ParserState.Failed) this.#queue.push(chunk);
+  /**
+   * push queues a received chunk (ignored after a failure). The parser may unmask it in place. A `borrowed` chunk is
+   * reused by the transport once `step()` returned `Step.NeedMore` (or the parser stopped): nothing handed out is a
+   * view of it, and what is left of it is copied then.
+   */
+  push(chunk: Buffer, borrowed = false): void {
+    if (this.#state === ParserState.Failed) return;
+    if (borrowed && chunk.length <= BORROWED_COPY_MAX_BYTES) {
+      // One copy of a short read costs less than copying each of its (then small) messages out of it.
+      const owned = Buffer.allocUnsafe(chunk.length);
+      chunk.copy(owned, 0);
+      this.#queue.push(owned);
+      return;
+    }
+    this.#queue.push(chunk);
+    if (borrowed) this.#borrowed = true;
   }
 
   /** stop drops everything buffered and ignores further input (after a close or the end of the stream). */
   stop(): void {
     this.#state = ParserState.Failed;
     this.#queue.clear();
+    this.#borrowed = false;
     this.#assembler = null;
   }
 
   /** step parses until one result is ready or more bytes are needed, and returns a `Step`. */
   step(): number {
+    const step = this.#step();
+    if (step === Step.NeedMore && this.#borrowed) {
+      this.#queue.compact();
+      this.#borrowed = false;
+    }
+    return step;
+  }
+
+  #step(): number {
     const q = this.#queue;
     for (;;) {
       const assembler = this.#assembler;
@@ -200,9 +234,17 @@ export class FrameParser {
         // The limit is checked on the announced length, before a byte of the payload is buffered.
         if (length > this.#maxPayload - (assembler === null ? 0 : assembler.rawBytes)) return this.#tooBig();
         if (fin && opcode !== 0 && !rsv1 && (length === 0 || q.contiguous(length))) {
-          // The common case: a whole unfragmented frame in one chunk becomes the message without a copy.
-          const data = length === 0 ? EMPTY : q.takePiece(length);
-          if (masked) maskWord(data, 0, length, this.#maskKey, 0);
+          // The common case: a whole unfragmented frame in one chunk becomes the message without a copy (a borrowed
+          // chunk's with one, unmasked on the way).
+          let data = length === 0 ? EMPTY : q.takePiece(length);
+          if (this.#borrowed && length > 0) {
+            const piece = data;
+            data = Buffer.allocUnsafe(length);
+            if (masked) maskWordInto(piece, 0, length, data, 0, this.#maskKey, 0);
+            else data.set(piece);
+          } else if (masked) {
+            maskWord(data, 0, length, this.#maskKey, 0);
+          }
           if (opcode === 0x1 && !isValidUtf8(data)) {
             return this.#fail(ProtocolErrorCode.InvalidUtf8, CloseCode.InvalidFramePayloadData, 'text message is not valid UTF-8');
           }
@@ -219,13 +261,15 @@ export class FrameParser {
           if (q.length === 0) return Step.NeedMore;
           const piece = q.takePiece(this.#remaining);
           const n = piece.length;
+          // A borrowed chunk must not be kept: as if keeping a piece retained unbounded memory (the assembler copies).
+          const sourceLength = this.#borrowed ? Number.POSITIVE_INFINITY : q.lastSourceLength;
           let error: ProtocolError | null;
           if (this.#masked) {
             // Unmasked on the way into the message's buffer (one pass), not in place and then copied.
-            error = (assembler as MessageAssembler).addMaskedPayload(piece, q.lastSourceLength, this.#maskKey, this.#phase);
+            error = (assembler as MessageAssembler).addMaskedPayload(piece, sourceLength, this.#maskKey, this.#phase);
             this.#phase = (this.#phase + n) & 3;
           } else {
-            error = (assembler as MessageAssembler).addPayload(piece, q.lastSourceLength);
+            error = (assembler as MessageAssembler).addPayload(piece, sourceLength);
           }
           this.#remaining -= n;
           if (error !== null) return this.#failWith(error);
@@ -243,7 +287,8 @@ export class FrameParser {
       }
       if (state === ParserState.ControlPayload) {
         if (q.length < this.#remaining) return Step.NeedMore;
-        const payload = q.consume(this.#remaining);
+        let payload = q.consume(this.#remaining);
+        if (this.#borrowed && payload.length > 0) payload = Buffer.from(payload);
         if (this.#masked) maskWord(payload, 0, payload.length, this.#maskKey, 0);
         this.#state = ParserState.Header;
         this.controlOpcode = this.#opcode;

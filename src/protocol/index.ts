@@ -29,6 +29,7 @@ export {
   DEFAULT_HEARTBEAT_INTERVAL_MS,
 } from './limits.js';
 export type { MessageExtension } from './extension.js';
+export { sharedReadBuffer } from './mask.js';
 export * from './handshake.js';
 export * from './header-values.js';
 export * from './deflate-params.js';

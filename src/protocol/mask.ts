@@ -11,7 +11,7 @@
  */
 import { randomFillSync } from 'node:crypto';
 import { MASK_POOL_BYTES } from './limits.js';
-import { maskSimd, maskSimdInto } from './mask-simd.js';
+import { READ_AREA_BYTES, maskSimd, maskSimdInto, simdReadArea } from './mask-simd.js';
 
 const LITTLE_ENDIAN = new Uint8Array(new Uint32Array([1]).buffer)[0] === 1;
 /** From this many bytes a Uint32Array view pays for itself; below it an unrolled byte loop is faster (measured). */
@@ -78,6 +78,17 @@ export function maskWordInto(source: Uint8Array, start: number, end: number, tar
   }
   target.set(source.subarray(start, end), targetStart);
   maskWord(target, targetStart, targetStart + (end - start), keyWord, p);
+}
+
+let plainReadBuffer: Buffer | null = null;
+
+/**
+ * sharedReadBuffer is the one buffer a transport may read every socket into, handing each read to
+ * `WebSocketProtocol.receive` as borrowed: WebAssembly memory where the SIMD path runs (received payloads are then
+ * unmasked where the kernel wrote them and copied once), else a plain buffer of the same size, made on first use.
+ */
+export function sharedReadBuffer(): Buffer {
+  return simdReadArea ?? (plainReadBuffer ??= Buffer.allocUnsafeSlow(READ_AREA_BYTES));
 }
 
 let pool: Buffer = Buffer.allocUnsafeSlow(MASK_POOL_BYTES);

@@ -103,7 +103,8 @@ export class MessageAssembler {
 
   /**
    * addPayload takes the next piece of the current frame's unmasked payload; `sourceLength` is the length of the
-   * chunk it is a view of. Returns a ProtocolError as soon as text is invalid.
+   * chunk it is a view of (what keeping the piece would retain; infinite for a borrowed chunk, which must not be
+   * kept). Returns a ProtocolError as soon as text is invalid.
    */
   addPayload(piece: Buffer, sourceLength: number): ProtocolError | null {
     const length = piece.length;

@@ -140,12 +140,14 @@ export class WebSocketProtocol {
 
   /**
    * receive feeds bytes from the peer and turns them into events; it never throws on bad input. The chunk is owned
-   * by the core from now on (payloads are unmasked in place and events may be views of it).
+   * by the core from now on (payloads are unmasked in place and events may be views of it), unless it is `borrowed`:
+   * then the caller reuses its memory once `receive` returns (one read buffer for every socket), so the core may
+   * still write to it but keeps no view of it: events carry copies and unparsed bytes are copied.
    */
-  receive(chunk: Buffer | Uint8Array): void {
+  receive(chunk: Buffer | Uint8Array, borrowed = false): void {
     if (!this.#reading) return;
     const parser = (this.#parser ??= new FrameParser({ role: this.role, maxPayload: this.#maxPayload, extension: this.#extension }));
-    parser.push(Buffer.isBuffer(chunk) ? chunk : Buffer.from((chunk as Uint8Array).buffer, (chunk as Uint8Array).byteOffset, (chunk as Uint8Array).byteLength));
+    parser.push(Buffer.isBuffer(chunk) ? chunk : Buffer.from((chunk as Uint8Array).buffer, (chunk as Uint8Array).byteOffset, (chunk as Uint8Array).byteLength), borrowed);
     for (;;) {
       const step = parser.step();
       if (step === Step.NeedMore) return;

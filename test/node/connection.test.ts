@@ -7,6 +7,7 @@ import type { Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { test, type TestContext } from 'node:test';
 import { DeadlineTimer } from '../../src/node/deadline-timer.js';
+import { sharedReadBuffer } from '../../src/protocol/index.js';
 import { WebSocketServer, type Connection, type WebSocketServerOptions } from '../../src/node/index.js';
 import { clientFrame, closeServer, openWs, parseServerFrames, rawWebSocket } from './server-fixtures.js';
 
@@ -16,8 +17,15 @@ interface Counted {
   socket: Socket;
   /** libuv-level writes (_write or _writev calls) on the server's socket since the connection was made. */
   writes(): number;
-  /** 'data' chunks the server's socket received. */
+  /** Reads of the server's socket: 'data' chunks, or calls of its `onread` callback once it reads into the shared buffer. */
   reads(): number;
+}
+
+/** onreadCallbackKey is Node's key of a socket's `onread` callback (what Connection sets for the shared read buffer). */
+function onreadKey(socket: Socket, name: 'kBuffer' | 'kBufferCb'): symbol {
+  const key = Object.getOwnPropertySymbols(socket).find((k) => k.description === name);
+  assert.ok(key !== undefined, `this Node has no ${name} on its sockets`);
+  return key;
 }
 
 /** A noServer WebSocketServer whose sockets count their low-level writes. */
@@ -44,6 +52,15 @@ async function countingServer(t: TestContext, options: Omit<WebSocketServerOptio
     }
     s.on('data', () => reads++);
     wss.handleUpgrade(req, socket, head, (conn) => {
+      const keyed = s as unknown as Record<symbol, (this: Socket, n: number, b: Buffer) => unknown>;
+      const key = onreadKey(s, 'kBufferCb');
+      const onread = keyed[key];
+      if (typeof onread === 'function') {
+        keyed[key] = function (n, b) {
+          reads++;
+          return onread.call(this, n, b);
+        };
+      }
       const counted = { conn, socket: s, writes: () => writes, reads: () => reads };
       conns.push(counted);
       waiting.shift()?.(counted);
@@ -78,6 +95,51 @@ test('answers every message of one read with ONE socket write', async (t) => {
   assert.equal(parseServerFrames(bytes).length, 16);
   assert.ok(reads() < 16, 'precondition: the 16 frames arrived in fewer reads');
   assert.ok(writes() <= reads(), `one write per read, not one per message (${writes()} writes for ${reads()} reads)`);
+});
+
+test('a plain TCP socket is read into the one shared read buffer, and messages kept from one read survive later reads', async (t) => {
+  const { port, next } = await countingServer(t);
+  const pending = next();
+  const raw = await rawWebSocket(t, port);
+  const { conn, socket, reads } = await pending;
+  assert.equal((socket as unknown as Record<symbol, unknown>)[onreadKey(socket, 'kBuffer')], sharedReadBuffer());
+  const kept: Buffer[] = [];
+  conn.on('message', (data: Buffer) => {
+    kept.push(data);
+    if (kept.length === 3 || kept.length === 203) conn.send('batch');
+  });
+  // Large messages (read where they lie, each copied out) and small ones (whole reads copied), with different bytes
+  // in each, so a message that still pointed into the shared buffer would show the bytes of a later read.
+  const expected = [
+    ...[40_000, 70_000, 33].map((size, i) => Buffer.alloc(size, 0x41 + i)),
+    ...Array.from({ length: 200 }, (_, i) => Buffer.from(`small message ${i} `.repeat(1 + (i % 7)))),
+  ];
+  const frames = expected.map((payload) => clientFrame({ opcode: 2, payload }));
+  raw.socket.write(Buffer.concat(frames.slice(0, 3)));
+  await raw.waitFor(7);
+  raw.socket.write(Buffer.concat(frames.slice(3)));
+  await raw.waitFor(14);
+  assert.ok(reads() >= 2, `read through the onread callback (${reads()} reads)`);
+  assert.equal(kept.length, expected.length);
+  for (let i = 0; i < expected.length; i++) assert.ok(kept[i].equals(expected[i]), `message ${i} is intact`);
+});
+
+test('pause() stops reading from a socket read into the shared buffer, and resume() delivers what waited', async (t) => {
+  const { port, next } = await countingServer(t);
+  const pending = next();
+  const raw = await rawWebSocket(t, port);
+  const { conn } = await pending;
+  const got: string[] = [];
+  conn.on('message', (data: Buffer) => got.push(data.toString()));
+  raw.socket.write(clientFrame({ opcode: 1, payload: 'before' }));
+  while (got.length < 1) await new Promise((r) => setTimeout(r, 5));
+  conn.pause();
+  raw.socket.write(clientFrame({ opcode: 1, payload: 'while paused' }));
+  await new Promise((r) => setTimeout(r, 100));
+  assert.deepEqual(got, ['before']);
+  conn.resume();
+  while (got.length < 2) await new Promise((r) => setTimeout(r, 5));
+  assert.deepEqual(got, ['before', 'while paused']);
 });
 
 test('the answers to several reads of one event-loop turn leave in ONE write', async (t) => {

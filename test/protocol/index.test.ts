@@ -55,6 +55,7 @@ const expected = [
   'parseTokenList',
   'perMessageDeflateOffer',
   'prepareMessage',
+  'sharedReadBuffer',
   'validateClientRequest',
   'validateServerResponse'
 ];

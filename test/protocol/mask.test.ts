@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { fillMaskKey, maskKeyWord, maskRange, maskWordInto } from '../../src/protocol/mask.js';
-import { maskSimd } from '../../src/protocol/mask-simd.js';
+import { fillMaskKey, maskKeyWord, maskRange, maskWordInto, sharedReadBuffer } from '../../src/protocol/mask.js';
+import { maskSimd, simdReadArea } from '../../src/protocol/mask-simd.js';
 
 function naive(data: Buffer, key: Buffer, phase: number): Buffer {
   const out = Buffer.from(data);
@@ -61,6 +61,32 @@ test('maskWordInto writes the masked range into the target, short and SIMD lengt
         assert.ok(target.subarray(0, targetStart).every((b) => b === 0xee), `${label}: bytes before the target range untouched`);
         assert.ok(target.subarray(targetStart + length).every((b) => b === 0xee), `${label}: bytes after the target range untouched`);
         assert.deepEqual(source, sourceBefore, `${label}: source untouched`);
+      }
+    }
+  }
+});
+
+test('a source in the shared read area (WebAssembly memory) is unmasked where it lies and copied out once, at any offset and phase', () => {
+  assert.notEqual(simdReadArea, null, 'Node 20 has WebAssembly SIMD: the read area must exist');
+  const area = sharedReadBuffer();
+  assert.equal(area, simdReadArea, 'the shared read buffer is the WebAssembly read area');
+  const key = Buffer.from([0x37, 0xfa, 0x21, 0x3d]);
+  for (const length of [1024, 1025, 1041, 65536 + 7, area.length - 17]) {
+    for (const offset of [0, 1, 3, 16, 17]) {
+      for (let phase = 0; phase < 4; phase++) {
+        for (let i = 0; i < area.length; i++) area[i] = (i * 131 + length) & 0xff;
+        const areaBefore = Buffer.from(area);
+        const expected = naive(area.subarray(offset, offset + length), key, phase);
+        const target = Buffer.alloc(length + 6, 0xee);
+        maskWordInto(area, offset, offset + length, target, 3, maskKeyWord(key, 0), phase);
+        const label = `length ${length} offset ${offset} phase ${phase}`;
+        assert.deepEqual(target.subarray(3, 3 + length), expected, label);
+        assert.ok(target.subarray(0, 3).every((b) => b === 0xee) && target.subarray(3 + length).every((b) => b === 0xee), `${label}: target outside the range untouched`);
+        assert.deepEqual(area.subarray(0, offset), areaBefore.subarray(0, offset), `${label}: read area before the range untouched`);
+        assert.deepEqual(area.subarray(offset + length), areaBefore.subarray(offset + length), `${label}: read area after the range untouched`);
+        // The range itself was unmasked where it lies (the read area is the transport's scratch space).
+        maskRange(area, offset, offset + length, key, 0, phase);
+        assert.deepEqual(area.subarray(offset, offset + length), areaBefore.subarray(offset, offset + length), `${label}: the range was unmasked where it lies (masking it again restores the original)`);
       }
     }
   }
