@@ -73,13 +73,17 @@ export type FragmentOpcode = 'text' | 'binary';
 
 const EMPTY = Buffer.alloc(0);
 
+/** Bits of `WebSocketProtocol.#bits` above the ready state (bits 0-1). */
+const Bit = { client: 4, reading: 8, eof: 16, fragmentCompressed: 32 } as const;
+
 /**
  * WebSocketProtocol is one connection's sans-I/O RFC 6455 state machine (see the module header); it starts Open.
  */
 export class WebSocketProtocol {
-  /** Which end of the connection this is. */
-  readonly role: Role;
-  readonly #client: boolean;
+  // Memory: an idle connection is mostly this object's fields (8 bytes each), so its booleans and its ready state
+  // share one small integer, `#bits`: the ready state in bits 0-1, then the `Bit` flags, read through the private
+  // accessors below.
+  #bits: number = ReadyState.Open | Bit.reading;
   // The parser, the outgoing queue and the event list are made on first use: an idle connection (most of a chat
   // server's 10,000) holds none of them, only this object's fields.
   #parser: FrameParser | null = null;
@@ -89,23 +93,55 @@ export class WebSocketProtocol {
   readonly #extension: MessageExtension | null;
   readonly #maskSource: ((key: Buffer) => void) | null;
   #maskScratch: Buffer | null = null;
-  #readyState: ReadyStateValue = ReadyState.Open;
-  #reading = true;
-  #eof = false;
   #closeReceived: CloseInfo | null = null;
   #closeSent: CloseInfo | null = null;
   #failure: ProtocolError | null = null;
   /** Opcode of the streamed message in progress (`sendFragment`), or -1. */
   #fragmentOpcode = -1;
-  #fragmentCompressed = false;
+
+  /** Whether this is the client end (it masks what it sends and expects nothing masked). */
+  get #client(): boolean {
+    return (this.#bits & Bit.client) !== 0;
+  }
+  /** Whether received bytes are still parsed (until a Close, a failure or the end of the stream). */
+  get #reading(): boolean {
+    return (this.#bits & Bit.reading) !== 0;
+  }
+  set #reading(on: boolean) {
+    this.#bits = on ? this.#bits | Bit.reading : this.#bits & ~Bit.reading;
+  }
+  /** Whether the peer's byte stream ended. */
+  get #eof(): boolean {
+    return (this.#bits & Bit.eof) !== 0;
+  }
+  set #eof(on: boolean) {
+    this.#bits = on ? this.#bits | Bit.eof : this.#bits & ~Bit.eof;
+  }
+  /** Whether the streamed message in progress is compressed. */
+  get #fragmentCompressed(): boolean {
+    return (this.#bits & Bit.fragmentCompressed) !== 0;
+  }
+  set #fragmentCompressed(on: boolean) {
+    this.#bits = on ? this.#bits | Bit.fragmentCompressed : this.#bits & ~Bit.fragmentCompressed;
+  }
+  get #readyState(): ReadyStateValue {
+    return (this.#bits & 3) as ReadyStateValue;
+  }
+  set #readyState(state: ReadyStateValue) {
+    this.#bits = (this.#bits & ~3) | state;
+  }
 
   /** WebSocketProtocol makes the state machine of one open connection. */
   constructor(options: ProtocolOptions) {
-    this.role = options.role;
-    this.#client = options.role === 'client';
+    if (options.role === 'client') this.#bits |= Bit.client;
     this.#extension = options.extension ?? null;
     this.#maskSource = options.maskSource ?? null;
     this.#maxPayload = resolveMaxPayload(options.maxPayload);
+  }
+
+  /** role says which end of the connection this is. */
+  get role(): Role {
+    return this.#client ? 'client' : 'server';
   }
 
   /** readyState is Open, then Closing once a Close was sent or received (or on failure), Closed after both or EOF. */

@@ -74,6 +74,9 @@ test('a client that stops reading is closed with 1013 while the others keep rece
   for (; sent < 2000 && (await slowDisconnects()) === 0; sent++) {
     sender.ws.send(frame);
     if (sent % 10 === 9) await new Promise((resolve) => setTimeout(resolve, 5));
+    // The sender waits for the reader (at most 4 frames, 240 KB, behind: under maxBufferedBytes), so only the client
+    // that stopped reading can fall behind, however loaded the machine is.
+    while (reader.binaries.length < sent - 4) await new Promise((resolve) => setTimeout(resolve, 2));
   }
   assert.equal(await slowDisconnects(), 1, 'the slow consumer was disconnected');
   // The reader got every frame and keeps receiving after the slow one is gone.
