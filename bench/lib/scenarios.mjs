@@ -51,7 +51,8 @@ export const SCENARIOS = [
     deflate: false,
     memory: false,
     servers: ['hayate', 'ws', 'net', 'uws'],
-    rounds: 3,
+    // 5 rounds: on a shared host this scenario's rounds range over ±30% (docs/benchmarks.md)
+    rounds: 5,
     settings: { connections: 10, inflight: 4, size: 65536, binary: true, warmupMs: 1000, durationMs: 3000 },
     quick: { warmupMs: 300, durationMs: 1000 },
     metrics: [{ key: 'mbps', label: 'MB/s', better: 'higher', format: (v) => num(v) }],
@@ -66,7 +67,7 @@ export const SCENARIOS = [
     deflate: false,
     memory: true,
     servers: ['hayate', 'ws', 'net', 'uws'],
-    rounds: 3,
+    rounds: 5,
     settings: { connections: 10000, concurrency: 200 },
     quick: {},
     metrics: [perConn('RSS per connection')],
