@@ -25,6 +25,7 @@ import type { Socket } from 'node:net';
 import { performance } from 'node:perf_hooks';
 import { InvalidStateError, PreparedMessage, WebSocketError, sharedReadBuffer, type ProtocolError, type WebSocketProtocol } from '../protocol/index.js';
 import { sharedDeadlines, type Deadline } from './deadline-timer.js';
+import { LARGE_MESSAGE_BYTES, keepFreedMemoryResident } from './freed-memory.js';
 import { MessageStream, type MessageSink, type MessageStreamOptions } from './message-stream.js';
 
 /** ReadyState lists a Connection's states with WHATWG/ws numbering. */
@@ -675,6 +676,7 @@ export class Connection extends EventEmitter {
       this.#set(Flag.dispatchOpen, open);
       switch (event.type) {
         case 'message':
+          if (event.data.length >= LARGE_MESSAGE_BYTES) keepFreedMemoryResident();
           this.emit('message', event.data, event.binary);
           break;
         case 'ping':
