@@ -11,18 +11,7 @@ import { sharedReadBuffer } from '../../src/protocol/mask.js';
 import { WebSocketProtocol, type ProtocolEvent, type ProtocolOptions } from '../../src/protocol/protocol.js';
 import { clientFrame, closePayload, frame } from '../helpers/bytes.js';
 import { summarize } from '../conformance/harness.js';
-
-/** A small seeded generator (mulberry32), so a failing stream can be reproduced from its seed. */
-function random(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+import { seededRandom as random } from '../helpers/seeded-random.js';
 
 function compress(payload: Buffer): Buffer {
   const out = deflateRawSync(payload, { finishFlush: constants.Z_SYNC_FLUSH });

@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Backoff } from '../../src/sdk/backoff.js';
-import { seededRandom } from './fakes.js';
+import { seededRandom } from '../helpers/seeded-random.js';
 
 test('the delay window doubles from initialDelayMs and stops growing at maxDelayMs', () => {
   const backoff = new Backoff({ initialDelayMs: 500, maxDelayMs: 30_000 });
