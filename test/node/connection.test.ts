@@ -3,12 +3,12 @@
 import assert from 'node:assert/strict';
 import { once } from 'node:events';
 import { createServer, type IncomingMessage } from 'node:http';
-import type { Socket } from 'node:net';
+import { createConnection, createServer as createNetServer, type Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { test, type TestContext } from 'node:test';
 import { DeadlineTimer } from '../../src/node/deadline-timer.js';
-import { sharedReadBuffer } from '../../src/protocol/index.js';
-import { WebSocketServer, type Connection, type WebSocketServerOptions } from '../../src/node/index.js';
+import { WebSocketProtocol, sharedReadBuffer } from '../../src/protocol/index.js';
+import { Connection, WebSocketServer, type WebSocketServerOptions } from '../../src/node/index.js';
 import { clientFrame, closeServer, openWs, parseServerFrames, rawWebSocket } from './server-fixtures.js';
 
 interface Counted {
@@ -122,6 +122,28 @@ test('a plain TCP socket is read into the one shared read buffer, and messages k
   assert.ok(reads() >= 2, `read through the onread callback (${reads()} reads)`);
   assert.equal(kept.length, expected.length);
   for (let i = 0; i < expected.length; i++) assert.ok(kept[i].equals(expected[i]), `message ${i} is intact`);
+});
+
+test('a Connection made with sharedReadBuffer: false leaves the socket to its \'data\' events, which others can read too', async (t) => {
+  const tcp = createNetServer();
+  tcp.listen(0, '127.0.0.1');
+  await once(tcp, 'listening');
+  t.after(() => tcp.close());
+  const accepted = once(tcp, 'connection') as Promise<[Socket]>;
+  const client = createConnection((tcp.address() as { port: number }).port, '127.0.0.1');
+  t.after(() => client.destroy());
+  const [socket] = await accepted;
+  let seenByOthers = 0;
+  socket.on('data', (chunk: Buffer) => (seenByOthers += chunk.length));
+  const conn = new Connection(socket, { protocol: new WebSocketProtocol({ role: 'server' }), sharedReadBuffer: false });
+  t.after(() => conn.terminate());
+  const got = once(conn, 'message') as Promise<[Buffer, boolean]>;
+  const frame = clientFrame({ opcode: 1, payload: 'through data events' });
+  client.write(frame);
+  const [data] = await got;
+  assert.equal(data.toString(), 'through data events');
+  assert.equal(seenByOthers, frame.length, 'another data listener saw the bytes too');
+  assert.equal((socket as unknown as Record<symbol, unknown>)[onreadKey(socket, 'kBuffer')], null, 'not in onread mode');
 });
 
 test('pause() stops reading from a socket read into the shared buffer, and resume() delivers what waited', async (t) => {
