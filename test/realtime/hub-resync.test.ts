@@ -35,6 +35,16 @@ async function join(socket: FakeSocket, room: string): Promise<void> {
   await until(() => socket.ofType('ack').some((a) => a.id === `join-${room}`), `the join of ${room}`);
 }
 
+/** aliceAndBobInRoom makes a hub over `broker` with Alice and Bob both members of room r. */
+async function aliceAndBobInRoom(t: TestContext, broker: Broker, options: Partial<HubOptions> = {}): Promise<{ a: FakeSocket; b: FakeSocket }> {
+  const hub = hubOver(t, broker, options);
+  const a = connect(hub, alice);
+  const b = connect(hub, bob);
+  await join(a, 'r');
+  await join(b, 'r');
+  return { a, b };
+}
+
 async function until(condition: () => boolean, what: string, ms = 5_000): Promise<void> {
   const deadline = Date.now() + ms;
   while (!condition() && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 5));
@@ -90,11 +100,7 @@ class ReplyLostBroker extends UnreliableBroker {
 test('a live payload lost on the way: the next message shows the gap and the member gets both, in order', async (t) => {
   const broker = new UnreliableBroker();
   const counted = { started: 0, abandoned: 0 };
-  const hub = hubOver(t, broker, { observer: { resyncStarted: () => counted.started++, resyncAbandoned: () => counted.abandoned++ } });
-  const a = connect(hub, alice);
-  const b = connect(hub, bob);
-  await join(a, 'r');
-  await join(b, 'r');
+  const { a, b } = await aliceAndBobInRoom(t, broker, { observer: { resyncStarted: () => counted.started++, resyncAbandoned: () => counted.abandoned++ } });
   assert.equal(counted.started, 0, 'no resync without a gap');
   broker.lose.add(2);
   for (let i = 1; i <= 3; i++) a.text({ type: 'chat', id: `c${i}`, room: 'r', text: `m${i}` });
@@ -110,11 +116,7 @@ test('a live payload lost on the way: the next message shows the gap and the mem
 
 test('crossed publishes (a later offset arrives first) are delivered in offset order, without a history read', async (t) => {
   const broker = new UnreliableBroker();
-  const hub = hubOver(t, broker, { resyncGraceMs: 100 });
-  const a = connect(hub, alice);
-  const b = connect(hub, bob);
-  await join(a, 'r');
-  await join(b, 'r');
+  const { a, b } = await aliceAndBobInRoom(t, broker, { resyncGraceMs: 100 });
   const readsBefore = broker.reads;
   broker.delay.set(1, 20);
   a.text({ type: 'chat', id: 'c1', room: 'r', text: 'first' });
@@ -132,11 +134,7 @@ test('crossed publishes (a later offset arrives first) are delivered in offset o
  */
 async function lostReplyThenResend(t: TestContext, text: string) {
   const broker = new ReplyLostBroker();
-  const hub = hubOver(t, broker);
-  const a = connect(hub, alice);
-  const b = connect(hub, bob);
-  await join(a, 'r');
-  await join(b, 'r');
+  const { a, b } = await aliceAndBobInRoom(t, broker);
   a.text({ type: 'chat', id: 'm1', room: 'r', text });
   await until(() => a.ofType('error').length > 0, 'the internal_error');
   assert.equal(a.ofType('error')[0].code, 'internal_error');
@@ -195,11 +193,7 @@ test('history reads that fail for a while (the command connection still down) ar
     }
   }
   const broker = new FlakyReadBroker();
-  const hub = hubOver(t, broker);
-  const a = connect(hub, alice);
-  const b = connect(hub, bob);
-  await join(a, 'r');
-  await join(b, 'r');
+  const { a, b } = await aliceAndBobInRoom(t, broker);
   broker.lose.add(1);
   broker.failures = 2;
   for (let i = 1; i <= 3; i++) a.text({ type: 'chat', id: `c${i}`, room: 'r', text: `m${i}` });
@@ -255,11 +249,7 @@ test('too many live messages held while history cannot be read: the room\'s memb
   }
   const broker = new StuckReadBroker();
   let abandoned = 0;
-  const hub = hubOver(t, broker, { maxHeldPerRoom: 3, observer: { resyncAbandoned: () => abandoned++ } });
-  const a = connect(hub, alice);
-  const b = connect(hub, bob);
-  await join(a, 'r');
-  await join(b, 'r');
+  const { a, b } = await aliceAndBobInRoom(t, broker, { maxHeldPerRoom: 3, observer: { resyncAbandoned: () => abandoned++ } });
   broker.lose.add(1);
   broker.stuck = true;
   for (let i = 1; i <= 6; i++) a.text({ type: 'chat', id: `c${i}`, room: 'r', text: `m${i}` });
