@@ -37,8 +37,13 @@ export function keepFreedMemoryResident(): void {
   kept = true;
   if (process.env.HAYATE_KEEP_FREED_MEMORY === '0') return;
   // Allocated (memory-mapped, never touched) and dropped: glibc raises its thresholds when the garbage collector
-  // frees it, on the next collection.
-  Buffer.allocUnsafeSlow(THRESHOLD_BLOCK_BYTES);
+  // frees it, on the next collection. Where address space is short (strict overcommit, a low ulimit -v) the
+  // allocation can fail: then nothing changes, and the message is delivered as always.
+  try {
+    Buffer.allocUnsafeSlow(THRESHOLD_BLOCK_BYTES);
+  } catch {
+    // RangeError: Array buffer allocation failed
+  }
 }
 
 /** freedMemoryKept says whether `keepFreedMemoryResident` has run in this process. */

@@ -34,7 +34,7 @@ test('a connection turns it on at its first message of 64 KiB or more, not befor
 
 // A plain child process (no tsx: loading it frees large buffers of its own) runs the module transpiled to JavaScript
 // and reports how much ArrayBuffer memory each call made.
-function blockBytes(env: NodeJS.ProcessEnv, t: TestContext): number[] {
+function blockBytes(env: NodeJS.ProcessEnv, t: TestContext, prelude = ''): number[] {
   const dir = mkdtempSync(join(tmpdir(), 'hayate-freed-memory-'));
   t.after(() => rmSync(dir, { recursive: true, force: true }));
   const source = readFileSync(new URL('../../src/node/freed-memory.ts', import.meta.url), 'utf8');
@@ -42,6 +42,7 @@ function blockBytes(env: NodeJS.ProcessEnv, t: TestContext): number[] {
   writeFileSync(join(dir, 'freed-memory.mjs'), js);
   const script = `
     import { keepFreedMemoryResident } from ${JSON.stringify(pathToFileURL(join(dir, 'freed-memory.mjs')).href)};
+    ${prelude}
     const made = [];
     for (let i = 0; i < 3; i++) {
       const before = process.memoryUsage().arrayBuffers;
@@ -61,4 +62,9 @@ test('it makes one block in the range glibc raises its thresholds for, once per 
   assert.ok(first > 16 * 1024 * 1024 && first <= 32 * 1024 * 1024, `one block of ${first} bytes`);
   assert.deepEqual(later, [0, 0], 'only the first call makes it');
   assert.deepEqual(blockBytes({ HAYATE_KEEP_FREED_MEMORY: '0' }, t), [0, 0, 0]);
+});
+
+test('where the block cannot be allocated (strict overcommit), nothing changes and nothing throws', (t) => {
+  const failing = "Buffer.allocUnsafeSlow = () => { throw new RangeError('Array buffer allocation failed'); };";
+  assert.deepEqual(blockBytes({}, t, failing), [0, 0, 0]);
 });
