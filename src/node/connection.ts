@@ -473,22 +473,21 @@ export class Connection extends EventEmitter {
 
   /** ping sends a Ping frame with up to 125 bytes of application data (RFC 6455 §5.5.2); ignored when not open. */
   ping(data?: string | Buffer | ArrayBuffer | ArrayBufferView | number, _mask?: boolean, cb?: SendCallback): void {
-    if (!this.#canSend()) {
-      if (cb !== undefined) process.nextTick(cb, this.#notOpenError());
-      return;
-    }
-    this.#core.ping(toBuffer(data));
-    if (cb !== undefined) (this.#callbacks ??= []).push(cb);
-    this.#schedule();
+    this.#sendControl(true, data, cb);
   }
 
   /** pong sends an unsolicited Pong frame (RFC 6455 §5.5.3: a unidirectional heartbeat); ignored when not open. */
   pong(data?: string | Buffer | ArrayBuffer | ArrayBufferView | number, _mask?: boolean, cb?: SendCallback): void {
+    this.#sendControl(false, data, cb);
+  }
+
+  #sendControl(ping: boolean, data: string | Buffer | ArrayBuffer | ArrayBufferView | number | undefined, cb: SendCallback | undefined): void {
     if (!this.#canSend()) {
       if (cb !== undefined) process.nextTick(cb, this.#notOpenError());
       return;
     }
-    this.#core.pong(toBuffer(data));
+    if (ping) this.#core.ping(toBuffer(data));
+    else this.#core.pong(toBuffer(data));
     if (cb !== undefined) (this.#callbacks ??= []).push(cb);
     this.#schedule();
   }
