@@ -146,6 +146,37 @@ test('a Connection made with sharedReadBuffer: false leaves the socket to its \'
   assert.equal((socket as unknown as Record<symbol, unknown>)[onreadKey(socket, 'kBuffer')], null, 'not in onread mode');
 });
 
+test('a socket its owner already reads with onread keeps the owner\'s buffer and callback', async (t) => {
+  const tcp = createNetServer();
+  tcp.listen(0, '127.0.0.1');
+  await once(tcp, 'listening');
+  t.after(() => tcp.close());
+  const accepted = once(tcp, 'connection') as Promise<[Socket]>;
+  const own = Buffer.alloc(4096);
+  let ownerGot = '';
+  const socket = createConnection({
+    port: (tcp.address() as { port: number }).port,
+    host: '127.0.0.1',
+    onread: {
+      buffer: own,
+      callback: (n: number, buf: Uint8Array) => {
+        ownerGot += Buffer.from(buf.subarray(0, n)).toString();
+        return true;
+      },
+    },
+  });
+  t.after(() => socket.destroy());
+  await once(socket, 'connect');
+  const [peer] = await accepted;
+  t.after(() => peer.destroy());
+  const conn = new Connection(socket, { protocol: new WebSocketProtocol({ role: 'client' }) });
+  t.after(() => conn.terminate());
+  assert.equal((socket as unknown as Record<symbol, unknown>)[onreadKey(socket, 'kBuffer')], own, 'the owner\'s buffer stays');
+  peer.write('bytes for the owner');
+  while (ownerGot.length < 'bytes for the owner'.length) await new Promise((r) => setTimeout(r, 5));
+  assert.equal(ownerGot, 'bytes for the owner');
+});
+
 test('pause() stops reading from a socket read into the shared buffer, and resume() delivers what waited', async (t) => {
   const { port, next } = await countingServer(t);
   const pending = next();
