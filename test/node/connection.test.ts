@@ -3,7 +3,7 @@
 import assert from 'node:assert/strict';
 import { once } from 'node:events';
 import { createServer, type IncomingMessage } from 'node:http';
-import { createConnection, createServer as createNetServer, type Socket } from 'node:net';
+import { createConnection, createServer as createNetServer, type OnReadOpts, type Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { test, type TestContext } from 'node:test';
 import { DeadlineTimer } from '../../src/node/deadline-timer.js';
@@ -77,6 +77,21 @@ async function countingServer(t: TestContext, options: Omit<WebSocketServerOptio
   return { wss, port, url: `ws://127.0.0.1:${port}`, next };
 }
 
+/** tcpPair connects a plain TCP client (with `options`, e.g. `onread`) to a fresh server: both ends, connected. */
+async function tcpPair(t: TestContext, options: { onread?: OnReadOpts } = {}): Promise<{ accepted: Socket; client: Socket }> {
+  const tcp = createNetServer();
+  tcp.listen(0, '127.0.0.1');
+  await once(tcp, 'listening');
+  t.after(() => tcp.close());
+  const accepted = once(tcp, 'connection') as Promise<[Socket]>;
+  const client = createConnection({ port: (tcp.address() as { port: number }).port, host: '127.0.0.1', ...options });
+  t.after(() => client.destroy());
+  await once(client, 'connect');
+  const [socket] = await accepted;
+  t.after(() => socket.destroy());
+  return { accepted: socket, client };
+}
+
 test('answers every message of one read with ONE socket write', async (t) => {
   const { port, next } = await countingServer(t);
   const pending = next();
@@ -125,14 +140,7 @@ test('a plain TCP socket is read into the one shared read buffer, and messages k
 });
 
 test('a Connection made with sharedReadBuffer: false leaves the socket to its \'data\' events, which others can read too', async (t) => {
-  const tcp = createNetServer();
-  tcp.listen(0, '127.0.0.1');
-  await once(tcp, 'listening');
-  t.after(() => tcp.close());
-  const accepted = once(tcp, 'connection') as Promise<[Socket]>;
-  const client = createConnection((tcp.address() as { port: number }).port, '127.0.0.1');
-  t.after(() => client.destroy());
-  const [socket] = await accepted;
+  const { accepted: socket, client } = await tcpPair(t);
   let seenByOthers = 0;
   socket.on('data', (chunk: Buffer) => (seenByOthers += chunk.length));
   const conn = new Connection(socket, { protocol: new WebSocketProtocol({ role: 'server' }), sharedReadBuffer: false });
@@ -147,28 +155,16 @@ test('a Connection made with sharedReadBuffer: false leaves the socket to its \'
 });
 
 test('a socket its owner already reads with onread keeps the owner\'s buffer and callback', async (t) => {
-  const tcp = createNetServer();
-  tcp.listen(0, '127.0.0.1');
-  await once(tcp, 'listening');
-  t.after(() => tcp.close());
-  const accepted = once(tcp, 'connection') as Promise<[Socket]>;
   const own = Buffer.alloc(4096);
   let ownerGot = '';
-  const socket = createConnection({
-    port: (tcp.address() as { port: number }).port,
-    host: '127.0.0.1',
-    onread: {
-      buffer: own,
-      callback: (n: number, buf: Uint8Array) => {
-        ownerGot += Buffer.from(buf.subarray(0, n)).toString();
-        return true;
-      },
+  const onread = {
+    buffer: own,
+    callback: (n: number, buf: Uint8Array) => {
+      ownerGot += Buffer.from(buf.subarray(0, n)).toString();
+      return true;
     },
-  });
-  t.after(() => socket.destroy());
-  await once(socket, 'connect');
-  const [peer] = await accepted;
-  t.after(() => peer.destroy());
+  };
+  const { accepted: peer, client: socket } = await tcpPair(t, { onread });
   const conn = new Connection(socket, { protocol: new WebSocketProtocol({ role: 'client' }) });
   t.after(() => conn.terminate());
   assert.equal((socket as unknown as Record<symbol, unknown>)[onreadKey(socket, 'kBuffer')], own, 'the owner\'s buffer stays');
