@@ -6,10 +6,12 @@
 // bottleneck.
 //
 //   node bench/run.mjs [--quick] [--only <scenario>[,<scenario>]] [--servers <name>[,<name>]] [--rounds <n>]
+//                      [--settle-naturally]
 //
 // Servers print `READY <port>`, `FAILED <reason>` or `SKIP <reason>` (bench/servers/common.mjs); a server that fails
 // gives a "failed (reason)" row and the run goes on. Memory is read from the server itself after two forced GCs
-// (`--expose-gc`), before the load connects and while it holds its connections open.
+// (`--expose-gc`), before the load connects and while it holds its connections open; the idle scenario measures it
+// twice, right after connecting and once V8 has shrunk the young generation the connection burst grew (`settle`).
 import { spawn, spawnSync } from 'node:child_process';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
@@ -28,8 +30,12 @@ function parseArgs(argv) {
     else if (a === '--only') args.only = argv[++i].split(',');
     else if (a === '--servers') args.servers = argv[++i].split(',');
     else if (a === '--rounds') args.rounds = Number(argv[++i]);
+    else if (a === '--settle-naturally') args.settleNaturally = true;
     else if (a === '--help' || a === '-h') {
-      console.log(`usage: node bench/run.mjs [--quick] [--only <scenario,...>] [--servers <name,...>] [--rounds <n>]\n` +
+      console.log(`usage: node bench/run.mjs [--quick] [--only <scenario,...>] [--servers <name,...>] [--rounds <n>] ` +
+        `[--settle-naturally]\n` +
+        '--settle-naturally: the idle scenario waits for V8 to shrink its young generation by itself (up to 60 s) ' +
+        'instead of collecting once a second until it does\n' +
         `scenarios: ${SCENARIOS.map((s) => s.id).join(', ')}`);
       process.exit(0);
     } else {
@@ -141,9 +147,9 @@ class Child {
   }
 }
 
-async function memory(server) {
-  server.send('mem');
-  const line = await server.next(['MEM '], 15000);
+async function memory(server, command = 'mem') {
+  server.send(command);
+  const line = await server.next(['MEM '], 75000);
   return JSON.parse(line.slice(4));
 }
 
@@ -181,6 +187,12 @@ async function runOnce(scenario, serverName, settings) {
         result.rssPerConn = (after.rss - before.rss) / n;
         result.heapPerConn = (after.heapUsed - before.heapUsed) / n;
         result.gc = after.gc;
+        if (scenario.settle) {
+          const settled = await memory(server, args.settleNaturally ? 'settle natural' : 'settle');
+          if (!settled.shrunk) throw new Error(`the young generation did not shrink within ${settled.settledMs} ms`);
+          result.settledRssPerConn = (settled.rss - before.rss) / n;
+          result.settledMs = settled.settledMs;
+        }
         load.send('release');
       }
     } catch (err) {

@@ -7,7 +7,7 @@ const pct = (v) => `${Math.round(v * 100)}%`;
 /**
  * @typedef {{ key: string, label: string, better: 'higher' | 'lower', format: (v: number | null) => string }} Metric
  * @typedef {{ id: string, title: string, load: string, mode: 'echo' | 'broadcast' | 'idle', deflate: boolean,
- *   memory: boolean, servers: string[], rounds: number, settings: Record<string, unknown>,
+ *   memory: boolean, settle?: boolean, servers: string[], rounds: number, settings: Record<string, unknown>,
  *   quick: Record<string, unknown>, perServer?: Record<string, Record<string, unknown>>,
  *   maxRounds?: Record<string, number>, metrics: Metric[], describe: (r: any) => string,
  *   timeoutMs: (s: any) => number }} Scenario
@@ -68,10 +68,12 @@ export const SCENARIOS = [
     memory: true,
     servers: ['hayate', 'ws', 'net', 'uws'],
     rounds: 5,
+    settle: true,
     settings: { connections: 10000, concurrency: 200 },
     quick: {},
-    metrics: [perConn('RSS per connection')],
-    describe: (r) => `${num(r.rssPerConn / 1024, 2)} KiB RSS/conn (heap ${num(r.heapPerConn / 1024, 2)} KiB), connected in ${num(r.connectMs)} ms`,
+    metrics: [perConn('RSS per connection, just connected'), { ...perConn('RSS per connection, settled'), key: 'settledRssPerConn' }],
+    describe: (r) => `${num(r.rssPerConn / 1024, 2)} KiB RSS/conn (heap ${num(r.heapPerConn / 1024, 2)} KiB), ` +
+      `${num(r.settledRssPerConn / 1024, 2)} KiB once settled (${num(r.settledMs / 1000, 1)} s), connected in ${num(r.connectMs)} ms`,
     timeoutMs: () => 120000,
   },
   {
