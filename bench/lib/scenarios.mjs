@@ -51,8 +51,8 @@ export const SCENARIOS = [
     deflate: false,
     memory: false,
     servers: ['hayate', 'ws', 'net', 'uws'],
-    // 5 rounds: on a shared host this scenario's rounds range over ±30% (docs/benchmarks.md)
-    rounds: 5,
+    // 7 rounds: on a shared host this scenario's rounds range over ±30% (docs/benchmarks.md)
+    rounds: 7,
     settings: { connections: 10, inflight: 4, size: 65536, binary: true, warmupMs: 1000, durationMs: 3000 },
     quick: { warmupMs: 300, durationMs: 1000 },
     metrics: [{ key: 'mbps', label: 'MB/s', better: 'higher', format: (v) => num(v) }],
