@@ -28,6 +28,7 @@ export function summarize(scenario, runs, skipped) {
       continue;
     }
     const genCpu = median(run.results.map((r) => r.genCpu ?? null));
+    const serverCpu = median(run.results.map((r) => r.serverCpu ?? null));
     for (const metric of scenario.metrics) {
       const values = run.results.map((r) => r[metric.key] ?? null);
       const finite = values.filter((v) => v !== null && Number.isFinite(v));
@@ -41,6 +42,7 @@ export function summarize(scenario, runs, skipped) {
         rounds: run.results.length,
         failures: run.failures,
         genCpu,
+        serverCpu,
       });
     }
   }
@@ -59,7 +61,7 @@ function ratio(a, b) {
 }
 
 function cells(row) {
-  if (row.status !== 'ok') return [row.scenario, row.name, '', `${row.status} (${row.reason})`, '', '', '', ''];
+  if (row.status !== 'ok') return [row.scenario, row.name, '', `${row.status} (${row.reason})`, '', '', '', '', ''];
   const m = row.metric;
   const spread = row.rounds > 1 ? (row.min === null ? 'incomplete rounds' : `${m.format(row.min)} – ${m.format(row.max)}`) : '';
   const x = (v) => (v === null || v === undefined ? '' : `${v.toFixed(2)}×`);
@@ -72,11 +74,14 @@ function cells(row) {
     spread,
     x(row.vsWs),
     x(row.vsNet),
-    row.genCpu === null ? '' : `${Math.round(row.genCpu * 100)}%`,
+    share(row.genCpu),
+    share(row.serverCpu),
   ];
 }
 
-const HEADER = ['scenario', 'server', 'metric', 'median', 'min – max', 'vs ws', 'vs net', 'gen CPU'];
+const share = (v) => (v === null ? '' : `${Math.round(v * 100)}%`);
+
+const HEADER = ['scenario', 'server', 'metric', 'median', 'min – max', 'vs ws', 'vs net', 'gen CPU', 'server CPU'];
 
 /** formatText lays the rows out as an aligned plain-text table. */
 export function formatText(rows) {
@@ -92,7 +97,7 @@ export function formatMarkdown(rows, info) {
       `${info.pinned ? '' : ' (NOT pinned: taskset missing)'}; \`${info.command}\` (${info.elapsed} s). ` +
       'Medians over the rounds; ↑ higher is better, ↓ lower is better; ratios are medians divided by ws’s and by ' +
       'the bare `net` server’s; gen CPU is the load generator’s CPU time over wall time (near 100% would mean it ' +
-      'is the bottleneck).',
+      'is the bottleneck), server CPU the server’s (near 100%: the server is the bottleneck, as it should be).',
     '',
     `| ${HEADER.join(' | ')} |`,
     `|${HEADER.map((_, i) => (i >= 3 ? ' ---: ' : ' --- ')).join('|')}|`,

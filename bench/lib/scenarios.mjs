@@ -19,10 +19,11 @@ const perConn = (label) => ({ key: 'rssPerConn', label, better: 'lower', format:
 const delivered = { key: 'deliveredPerSec', label: 'delivered/s', better: 'higher', format: (v) => num(v) };
 const echoTimeout = (s) => 60000 + (s.warmupMs ?? 0) + (s.durationMs ?? 0);
 const broadcastTimeout = (s) => 300000 + ((s.warmup + s.count) / s.rate) * 1000 + s.drainMs;
+const serverCpu = (r) => (r.serverCpu == null ? '' : `, server CPU ${pct(r.serverCpu)}`);
 const describeBroadcast = (r) =>
   `p50 ${latency('', '').format(r.p50ms)}, p99 ${latency('', '').format(r.p99ms)}, ${num(r.deliveredPerSec)} delivered/s` +
   `${r.incomplete ? `, ${r.incomplete} incomplete` : ''}${r.closedByServer ? `, ${r.closedByServer} closed by the server` : ''}${r.compressedShare ? `, ${pct(r.compressedShare)} compressed` : ''}, gen CPU ${pct(r.genCpu)}${r.genBusy == null ? '' : ` (${pct(r.genBusy)} while delivering)`}` +
-  `${r.serverCpu == null ? '' : `, server CPU ${pct(r.serverCpu)}`}` +
+  serverCpu(r) +
   `${r.connectMs === undefined ? '' : `; connected in ${num(r.connectMs / 1000, 1)} s, settled (joined) ${num(r.settledMs / 1000, 1)} s later`}`;
 
 /** SCENARIOS lists every scenario in the order they run. */
@@ -40,7 +41,7 @@ export const SCENARIOS = [
     quick: { warmupMs: 300, durationMs: 1000 },
     metrics: [msgs],
     // what the generator could drive at 100% of its core, at its measured CPU cost per message
-    describe: (r) => `${num(r.rate)} msg/s, gen CPU ${pct(r.genCpu)} (generator ceiling ≈ ${num(r.rate / r.genCpu)} msg/s)`,
+    describe: (r) => `${num(r.rate)} msg/s, gen CPU ${pct(r.genCpu)} (generator ceiling ≈ ${num(r.rate / r.genCpu)} msg/s)${serverCpu(r)}`,
     timeoutMs: echoTimeout,
   },
   {
@@ -56,7 +57,7 @@ export const SCENARIOS = [
     settings: { connections: 10, inflight: 4, size: 65536, binary: true, warmupMs: 1000, durationMs: 3000 },
     quick: { warmupMs: 300, durationMs: 1000 },
     metrics: [{ key: 'mbps', label: 'MB/s', better: 'higher', format: (v) => num(v) }],
-    describe: (r) => `${num(r.mbps)} MB/s, gen CPU ${pct(r.genCpu)} (generator ceiling ≈ ${num(r.mbps / r.genCpu)} MB/s)`,
+    describe: (r) => `${num(r.mbps)} MB/s, gen CPU ${pct(r.genCpu)} (generator ceiling ≈ ${num(r.mbps / r.genCpu)} MB/s)${serverCpu(r)}`,
     timeoutMs: echoTimeout,
   },
   {

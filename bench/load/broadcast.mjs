@@ -17,10 +17,9 @@
 // Options (JSON argv): port, path, receivers, rate (broadcasts/s), warmup (broadcasts not counted), count
 // (broadcasts measured), size, deflate, protocol (raw | socketio | hub), drainMs (how long to wait for the last
 // receipts), settleMs (how long the connections may take to settle before the first broadcast), concurrency.
-import { readFileSync, readdirSync, readlinkSync } from 'node:fs';
 import {
   buildFrame, cpuFraction, deflateMessage, jsonLikeText, newScanState, openConnections, parseOptions, report,
-  scanFrames,
+  scanFrames, serverCpuClock,
 } from './ws-client.mjs';
 
 const o = parseOptions();
@@ -198,67 +197,3 @@ report({
 });
 for (const s of sockets) s.destroy();
 process.exit(0);
-
-/**
- * serverCpuClock finds the process listening on 127.0.0.1:`port` through Linux's /proc (the socket's inode in
- * /proc/net/tcp, then the process holding it) and returns a clock over its CPU time (user + system, from
- * /proc/<pid>/stat): `start()` marks the beginning of the window, `share()` is the CPU time since then divided by the
- * wall time, the same measure as genCpu. Null when /proc is unavailable or the process cannot be found: the result
- * then has no serverCpu, nothing else changes.
- * @param {number} port
- */
-function serverCpuClock(port) {
-  let pid = null;
-  try {
-    const hexPort = `:${port.toString(16).toUpperCase().padStart(4, '0')}`;
-    let inode = null;
-    for (const line of readFileSync('/proc/net/tcp', 'latin1').split('\n').slice(1)) {
-      const f = line.trim().split(/\s+/);
-      if (f.length > 9 && f[1].endsWith(hexPort) && f[3] === '0A') inode = f[9];
-    }
-    if (inode === null) return null;
-    const target = `socket:[${inode}]`;
-    for (const entry of readdirSync('/proc')) {
-      if (!/^\d+$/.test(entry) || Number(entry) === process.pid) continue;
-      let fds;
-      try {
-        fds = readdirSync(`/proc/${entry}/fd`);
-      } catch {
-        continue;
-      }
-      for (const fd of fds) {
-        try {
-          if (readlinkSync(`/proc/${entry}/fd/${fd}`) === target) pid = Number(entry);
-        } catch {
-          // closed meanwhile
-        }
-        if (pid !== null) break;
-      }
-      if (pid !== null) break;
-    }
-  } catch {
-    return null;
-  }
-  if (pid === null) return null;
-  // utime and stime are fields 14 and 15 of /proc/<pid>/stat, in clock ticks (100 per second on Linux)
-  const ticks = () => {
-    const text = readFileSync(`/proc/${pid}/stat`, 'latin1');
-    const f = text.slice(text.lastIndexOf(')') + 2).split(' ');
-    return Number(f[11]) + Number(f[12]);
-  };
-  let startTicks = 0;
-  let startWall = 0;
-  return {
-    start() {
-      startTicks = ticks();
-      startWall = performance.now();
-    },
-    share() {
-      try {
-        return ((ticks() - startTicks) * 10) / (performance.now() - startWall);
-      } catch {
-        return null;
-      }
-    },
-  };
-}

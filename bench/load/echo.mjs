@@ -1,13 +1,14 @@
 // Echo load: `connections` WebSocket connections, each keeping `inflight` copies of one pre-built masked frame in
 // flight. Every read counts the finished echoes by their headers and writes as many new frames in one write, so each
 // connection always has `inflight` messages outstanding. Measures echoed messages/s (and MB/s of payload) after a
-// warm-up, and the generator's own CPU time over wall time (near 1.0 would mean the generator is the bottleneck).
+// warm-up, the generator's own CPU time over wall time (near 1.0 would mean the generator is the bottleneck) and the
+// server's (near 1.0: the server is the bottleneck, as it should be).
 //
 // Options (JSON argv): port, path, connections, inflight, size, binary, json (JSON-like text payload), deflate
 // (permessage-deflate: every message pre-compressed once, RSV1 counted on echoes), warmupMs, durationMs, hold.
 import {
   buildFrame, cpuFraction, deflateMessage, holdUntilReleased, jsonLikeText, newScanState, openConnections,
-  parseOptions, report, scanFrames,
+  parseOptions, report, scanFrames, serverCpuClock,
 } from './ws-client.mjs';
 
 const o = parseOptions();
@@ -58,7 +59,9 @@ if (o.trace) {
 }
 
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+const server = serverCpuClock(o.port);
 await sleep(o.warmupMs ?? 1000);
+server?.start();
 const startCount = total;
 const startRsv1 = rsv1;
 const startWall = performance.now();
@@ -67,6 +70,7 @@ await sleep(o.durationMs ?? 4000);
 const seconds = (performance.now() - startWall) / 1000;
 const count = total - startCount;
 const genCpu = cpuFraction(startCpu, startWall);
+const serverCpu = server?.share() ?? null;
 sending = false;
 
 const closedBy = states.filter((st) => st.closed).length;
@@ -75,6 +79,7 @@ report({
   rate: count / seconds,
   mbps: (count * size) / seconds / 1e6,
   genCpu,
+  serverCpu,
   compressedShare: count > 0 ? (rsv1 - startRsv1) / count : 0,
   closedByServer: closedBy,
 });

@@ -13,6 +13,7 @@
 //
 // Not a conforming client: no UTF-8 checks, no close handshake (sockets are destroyed), pings from the server are
 // counted and not answered. Never use it outside the benchmark.
+import { readFileSync, readdirSync, readlinkSync } from 'node:fs';
 import net from 'node:net';
 import zlib from 'node:zlib';
 
@@ -308,4 +309,68 @@ export function cpuFraction(startCpu, startWall) {
   const cpu = process.cpuUsage(startCpu);
   const wallUs = (performance.now() - startWall) * 1000;
   return (cpu.user + cpu.system) / wallUs;
+}
+
+/**
+ * serverCpuClock finds the process listening on 127.0.0.1:`port` through Linux's /proc (the socket's inode in
+ * /proc/net/tcp, then the process holding it) and returns a clock over its CPU time (user + system, from
+ * /proc/<pid>/stat): `start()` marks the beginning of the window, `share()` is the CPU time since then divided by the
+ * wall time, the same measure as genCpu. Null when /proc is unavailable or the process cannot be found: the result
+ * then has no serverCpu, nothing else changes.
+ * @param {number} port
+ */
+export function serverCpuClock(port) {
+  let pid = null;
+  try {
+    const hexPort = `:${port.toString(16).toUpperCase().padStart(4, '0')}`;
+    let inode = null;
+    for (const line of readFileSync('/proc/net/tcp', 'latin1').split('\n').slice(1)) {
+      const f = line.trim().split(/\s+/);
+      if (f.length > 9 && f[1].endsWith(hexPort) && f[3] === '0A') inode = f[9];
+    }
+    if (inode === null) return null;
+    const target = `socket:[${inode}]`;
+    for (const entry of readdirSync('/proc')) {
+      if (!/^\d+$/.test(entry) || Number(entry) === process.pid) continue;
+      let fds;
+      try {
+        fds = readdirSync(`/proc/${entry}/fd`);
+      } catch {
+        continue;
+      }
+      for (const fd of fds) {
+        try {
+          if (readlinkSync(`/proc/${entry}/fd/${fd}`) === target) pid = Number(entry);
+        } catch {
+          // closed meanwhile
+        }
+        if (pid !== null) break;
+      }
+      if (pid !== null) break;
+    }
+  } catch {
+    return null;
+  }
+  if (pid === null) return null;
+  // utime and stime are fields 14 and 15 of /proc/<pid>/stat, in clock ticks (100 per second on Linux)
+  const ticks = () => {
+    const text = readFileSync(`/proc/${pid}/stat`, 'latin1');
+    const f = text.slice(text.lastIndexOf(')') + 2).split(' ');
+    return Number(f[11]) + Number(f[12]);
+  };
+  let startTicks = 0;
+  let startWall = 0;
+  return {
+    start() {
+      startTicks = ticks();
+      startWall = performance.now();
+    },
+    share() {
+      try {
+        return ((ticks() - startTicks) * 10) / (performance.now() - startWall);
+      } catch {
+        return null;
+      }
+    },
+  };
 }

@@ -17,7 +17,7 @@ test('median takes the middle round, averages the two middle ones, and treats nu
 
 test('summarize gives medians, min–max and ratios against ws and net', () => {
   const runs = new Map([
-    ['hayate', { results: [{ rate: 300, genCpu: 0.3 }, { rate: 270, genCpu: 0.3 }, { rate: 330, genCpu: 0.3 }], failures: [] }],
+    ['hayate', { results: [{ rate: 300, genCpu: 0.3, serverCpu: 0.99 }, { rate: 270, genCpu: 0.3, serverCpu: 0.97 }, { rate: 330, genCpu: 0.3, serverCpu: 1 }], failures: [] }],
     ['ws', { results: [{ rate: 100, genCpu: 0.1 }, { rate: 90, genCpu: 0.1 }, { rate: 110, genCpu: 0.1 }], failures: [] }],
     ['net', { results: [{ rate: 600, genCpu: 0.6 }], failures: [] }],
   ]);
@@ -28,7 +28,8 @@ test('summarize gives medians, min–max and ratios against ws and net', () => {
   assert.equal(hayate.max, 330);
   assert.equal(hayate.vsWs, 3);
   assert.equal(hayate.vsNet, 0.5);
-  assert.match(formatText(rows), /hayate\s+messages\/s ↑\s+300\s+270 – 330\s+3\.00×\s+0\.50×\s+30%/);
+  assert.match(formatText(rows), /hayate\s+messages\/s ↑\s+300\s+270 – 330\s+3\.00×\s+0\.50×\s+30%\s+99%/);
+  assert.match(formatText(rows), /ws\s+messages\/s ↑\s+100\s+90 – 110\s+1\.00×\s+0\.17×\s+10%$/m, 'no server CPU column when none was measured');
 });
 
 test('a server that failed or was skipped gets one row with the reason, and no ratio uses it', () => {
