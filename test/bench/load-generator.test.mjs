@@ -7,6 +7,7 @@ import { spawn } from 'node:child_process';
 import { once } from 'node:events';
 import http from 'node:http';
 import { dirname, join } from 'node:path';
+import readline from 'node:readline';
 import { test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import zlib from 'node:zlib';
@@ -252,6 +253,8 @@ test('echo.mjs counts echoes from the net baseline and reports no server closes'
   assert.ok(r.messages > 0);
   assert.equal(r.closedByServer, 0);
   assert.ok(r.genCpu > 0);
+  // found through /proc from the port; a busy echo server uses a good part of a core (10 ms clock ticks)
+  assert.ok(r.serverCpu > 0.05 && r.serverCpu < 1.2, `server CPU ${r.serverCpu}`);
 });
 
 test('echo.mjs with deflate gets compressed echoes from ws and holds its connections for the memory reading', async (t) => {
@@ -268,6 +271,38 @@ test('idle.mjs opens every connection it was asked for', async (t) => {
   const r = await runLoad('idle.mjs', { port, connections: 50, concurrency: 10 });
   assert.equal(r.connections, 50);
   assert.equal(r.closedByServer, 0);
+});
+
+test('settle measures memory once V8 has shrunk the young generation a burst of connections grew', async (t) => {
+  const child = spawn(process.execPath, ['--expose-gc', join(root, 'bench', 'servers', 'net.mjs')], {
+    env: { ...process.env, BENCH_MODE: 'idle' },
+    stdio: ['pipe', 'pipe', 'inherit'],
+  });
+  t.after(() => child.kill());
+  const lines = readline.createInterface({ input: child.stdout })[Symbol.asyncIterator]();
+  const next = async (prefix) => {
+    for (let r = await lines.next(); !r.done; r = await lines.next()) if (r.value.startsWith(prefix)) return r.value.slice(prefix.length);
+    throw new Error('the server exited');
+  };
+  const port = Number(await next('READY '));
+  const memory = async (command) => {
+    child.stdin.write(`${command}\n`);
+    return JSON.parse(await next('MEM '));
+  };
+  const before = await memory('mem');
+  const load = spawn(process.execPath, [join(root, 'bench', 'load', 'idle.mjs'), JSON.stringify({ port, connections: 3000, concurrency: 100 })], {
+    stdio: ['pipe', 'pipe', 'inherit'],
+  });
+  t.after(() => load.kill());
+  for await (const line of readline.createInterface({ input: load.stdout })) if (line === 'HOLD') break;
+  const connected = await memory('mem');
+  assert.ok(connected.young > before.young, `the burst grew the young generation (${before.young} -> ${connected.young})`);
+  const settled = await memory('settle');
+  assert.equal(settled.shrunk, true);
+  assert.ok(settled.young < connected.young, `${connected.young} -> ${settled.young}`);
+  // V8 looks at the allocation rate over 5 s: it takes several collections a second apart, not one
+  assert.ok(settled.settledMs >= 2000 && settled.settledMs < 30000, `${settled.settledMs} ms`);
+  assert.ok(settled.rss < connected.rss);
 });
 
 for (const [server, protocol] of [['ws', 'raw'], ['net', 'raw'], ['socketio', 'socketio']]) {
