@@ -10,6 +10,7 @@
 //   (servers do not mask), no inflating (RSV1 is counted, the payload is skipped).
 // - Reads land in one buffer shared by every socket of the process (`net.connect`'s `onread`): no allocation per read
 //   either; handlers must be done with the bytes when they return.
+// - The loads' CPU readings: their own (`cpuFraction`) and the server's (`serverCpuClock`, through /proc).
 //
 // Not a conforming client: no UTF-8 checks, no close handshake (sockets are destroyed), pings from the server are
 // counted and not answered. Never use it outside the benchmark.
