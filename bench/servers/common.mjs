@@ -47,7 +47,7 @@ function youngGenerationBytes() {
  * connections grows V8's young generation to its maximum (two 16 MiB semi-spaces, about 2.9 KiB per connection at
  * 10,000, whatever the server), and V8 shrinks it again at the first collection that sees a low allocation rate over
  * the last 5 seconds. Left alone (`natural`), an idle server gets there by itself, through V8's memory reducer, some
- * 10–35 s after the burst. Otherwise one collection a second gets there in about 6 s, the same way for every server.
+ * 15–35 s after the burst. Otherwise one collection a second gets there in about 6 s, the same way for every server.
  * Prints MEM with `settledMs`, how long it took.
  * @param {boolean} natural true: wait for V8 to do it, without forcing collections (at most 60 s)
  */
