@@ -21,7 +21,7 @@ interface Counted {
   reads(): number;
 }
 
-/** onreadCallbackKey is Node's key of a socket's `onread` callback (what Connection sets for the shared read buffer). */
+/** onreadKey is Node's key of a socket's `onread` buffer or callback (what Connection sets for the shared read buffer). */
 function onreadKey(socket: Socket, name: 'kBuffer' | 'kBufferCb'): symbol {
   const key = Object.getOwnPropertySymbols(socket).find((k) => k.description === name);
   assert.ok(key !== undefined, `this Node has no ${name} on its sockets`);
