@@ -112,13 +112,17 @@ test('two pages chat, DM, see presence, survive a server restart and an offline 
   await alice.waitForFunction(() => document.getElementById('status')?.textContent === 'connected', undefined, { timeout: 15_000 });
   await bob.waitForFunction(() => document.getElementById('status')?.textContent === 'connected', undefined, { timeout: 15_000 });
   await alice.waitForSelector('#messages li.msg.pending', { state: 'detached' });
-  await say(bob, 'welcome back');
 
   mark('restart');
-  // Offline in the browser: the status says so, a message waits, and goes out when the network returns.
+  // Offline in the browser: the status says so, a message waits, and goes out when the network returns. Bob speaks
+  // while alice is cut off and before she types: the server has his message first, and alice's page must show it
+  // above hers once the resume brings it, as bob's page does (not below the line she typed while offline).
   await alice.context().setOffline(true);
   await alice.waitForFunction(() => document.getElementById('status')?.textContent === 'offline');
+  await say(bob, 'welcome back');
+  await bob.waitForSelector('#messages li.msg.pending', { state: 'detached' }); // the server has it
   await say(alice, 'sent from the tunnel');
+  await alice.waitForSelector('#messages li.msg.pending');
   await alice.context().setOffline(false);
   await alice.waitForFunction(() => document.getElementById('status')?.textContent === 'connected', undefined, { timeout: 15_000 });
 

@@ -246,17 +246,28 @@ function onDm(m: DmMessage): void {
   deliver(c, m);
 }
 
+// Delivered messages are shown in the server's order, which is the order the SDK delivers them in (a resume replays
+// what was missed before anything newer), so every page shows a conversation alike. What this page typed and is still
+// waiting to send stays below them, in the order it was typed, and takes its place when its delivered copy comes: a
+// message the server had before one typed offline shows above it, as it does for everyone else.
 function deliver(c: Conversation, m: ChatMessage | DmMessage): void {
-  const mine = m.clientId === undefined ? undefined : c.items.find((i): i is MessageItem => i.kind === 'msg' && i.clientId === m.clientId);
-  if (mine !== undefined) {
-    mine.serverId = m.id;
-    mine.pending = false;
-    mine.failed = false;
-    mine.ts = m.ts;
+  const items = c.items;
+  const at = m.clientId === undefined ? -1 : items.findIndex((i) => i.kind === 'msg' && i.clientId === m.clientId);
+  let item: MessageItem;
+  if (at >= 0) {
+    item = items[at] as MessageItem;
+    items.splice(at, 1);
+    item.serverId = m.id;
+    item.pending = false;
+    item.failed = false;
+    item.ts = m.ts;
   } else {
-    c.items.push({ kind: 'msg', serverId: m.id, clientId: m.clientId ?? null, from: m.from, text: m.text, ts: m.ts, pending: false, failed: false });
+    item = { kind: 'msg', serverId: m.id, clientId: m.clientId ?? null, from: m.from, text: m.text, ts: m.ts, pending: false, failed: false };
     if (c.key !== current) c.unread += 1;
   }
+  const firstPending = items.findIndex((i) => i.kind === 'msg' && i.pending);
+  if (firstPending < 0) items.push(item);
+  else items.splice(firstPending, 0, item);
   render();
 }
 
