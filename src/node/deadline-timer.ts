@@ -55,7 +55,9 @@ export class DeadlineTimer {
     entry.fn = null;
     entry.target = null;
     this.#live--;
-    if (this.#live === 0) this.#clear();
+    // The timer stays armed: when it fires early it only re-arms. Clearing it here would cost a new Node timer for
+    // every handshake of a server whose deadlines come and go one at a time.
+    if (this.#live === 0) this.#heap.length = 0;
   }
 
   /** runDue fires every deadline whose time has come (the shared timer calls it; tests may too). */

@@ -294,9 +294,9 @@ export class WebSocketServer extends EventEmitter {
    * the new Connection once the 101 is written. Refused requests are answered with an HTTP error and closed.
    */
   handleUpgrade(request: IncomingMessage, socket: Duplex, head: Buffer, cb: UpgradeCallback): void {
-    socket.on('error', destroyThis);
-    const deadline =
-      takeDeadline(socket) ?? sharedDeadlines.schedule(this.options.handshakeTimeout ?? DEFAULT_HANDSHAKE_TIMEOUT, destroyTarget, socket);
+    // The deadline our own server set when the socket connected, if any. A handshake without accept hooks completes
+    // in this call, so only one that waits for a hook needs a deadline (and an error listener) of its own.
+    const deadline = takeDeadline(socket);
     try {
       this.#handshake(request, socket, head, cb, deadline);
     } catch {
@@ -385,13 +385,15 @@ export class WebSocketServer extends EventEmitter {
     this.emit('connection', conn, request);
   };
 
-  #fail(request: IncomingMessage, socket: Duplex, deadline: Deadline, status: number, headers?: AcceptRejection['headers'], body?: string | Buffer): void {
+  #fail(request: IncomingMessage, socket: Duplex, deadline: Deadline | null, status: number, headers?: AcceptRejection['headers'], body?: string | Buffer): void {
     sharedDeadlines.cancel(deadline);
+    if (!socket.listeners('error').includes(destroyThis)) socket.on('error', destroyThis);
     abortHandshake(socket, status, headers, body);
     this.emit('rejection', status, request);
   }
 
-  #handshake(request: IncomingMessage, socket: Duplex, head: Buffer, cb: UpgradeCallback, deadline: Deadline): void {
+  #handshake(request: IncomingMessage, socket: Duplex, head: Buffer, cb: UpgradeCallback, ownDeadline: Deadline | null): void {
+    let deadline = ownDeadline;
     if (this.#state !== 'running') return this.#fail(request, socket, deadline, 503);
     // As ws: a noServer user calling handleUpgrade for a path this server does not serve gets 400.
     if (!this.shouldHandle(request)) return this.#fail(request, socket, deadline, 400, {}, 'no WebSocket endpoint at this path');
@@ -410,6 +412,9 @@ export class WebSocketServer extends EventEmitter {
     if (accept === undefined && verify === undefined) {
       return this.#complete(request, socket, head, cb, deadline, checked.key, checked.protocols);
     }
+    // From here the handshake waits for the hooks: bound the wait, and let a socket error end it quietly.
+    deadline ??= sharedDeadlines.schedule(this.options.handshakeTimeout ?? DEFAULT_HANDSHAKE_TIMEOUT, destroyTarget, socket);
+    socket.on('error', destroyThis);
     const { path, query } = pathOf(request.url);
     const info: AcceptInfo = {
       request,
@@ -455,7 +460,7 @@ export class WebSocketServer extends EventEmitter {
     socket: Duplex,
     head: Buffer,
     cb: UpgradeCallback,
-    deadline: Deadline,
+    deadline: Deadline | null,
     key: string,
     offered: string[],
   ): void {
@@ -488,7 +493,8 @@ export class WebSocketServer extends EventEmitter {
     });
     sharedDeadlines.cancel(deadline);
     socket.removeListener('error', destroyThis);
-    socket.write(Buffer.from(`HTTP/1.1 101 Switching Protocols\r\n${lines.join('\r\n')}\r\n\r\n`, 'latin1'));
+    // A latin1 string goes to the socket without a Buffer of its own (the lines were checked to be field values).
+    socket.write(`HTTP/1.1 101 Switching Protocols\r\n${lines.join('\r\n')}\r\n\r\n`, 'latin1');
     const conn = new Connection(socket as Socket, {
       protocol,
       head,

@@ -4,7 +4,7 @@
 // `export * from './handshake.js'` is the whole handshake surface.
 //
 // What this module does not do: parse HTTP (Node's parser does, on both sides), or open sockets.
-import { createHash, randomBytes } from 'node:crypto';
+import { hash, randomBytes } from 'node:crypto';
 import { isFieldValue, isToken } from './header-values.js';
 
 export * from './server-handshake.js';
@@ -27,7 +27,9 @@ export type HeaderFields = Readonly<Record<string, string | number | readonly st
  * Unique Identifier ... take the SHA-1 hash of this concatenated value to obtain a 20-byte value and base64-encode".
  */
 export function acceptKey(key: string): string {
-  return createHash('sha1').update(key + WEBSOCKET_GUID, 'latin1').digest('base64');
+  // One-shot `crypto.hash` (Node 20.12): no Hash object per handshake. A key is base64, so ASCII, and hashing it as
+  // UTF-8 (what `hash` does with a string) is hashing its bytes.
+  return hash('sha1', key + WEBSOCKET_GUID, 'base64');
 }
 
 /**

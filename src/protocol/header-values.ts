@@ -175,6 +175,7 @@ class Cursor {
  * case and order; empty elements are skipped as RFC 7230 §7 requires. Returns the reason on any non-token element.
  */
 export function parseTokenList(value: RawHeaderValue, options: HeaderValueOptions = {}): HeaderParseResult<string[]> {
+  if (value === undefined) return { ok: true, value: [] };
   const joined = joinHeader(value, options.maxLength ?? DEFAULT_MAX_HEADER_VALUE_LENGTH);
   if (!joined.ok) return joined;
   const cursor = new Cursor(joined.value);
@@ -195,6 +196,9 @@ export function parseTokenList(value: RawHeaderValue, options: HeaderValueOption
  * A malformed list contains nothing.
  */
 export function headerHasToken(value: RawHeaderValue, token: string, options: HeaderValueOptions = {}): boolean {
+  // The usual request says just the token (`Upgrade: websocket`, `Connection: Upgrade`): answered without allocating,
+  // as every handshake asks this twice.
+  if (typeof value === 'string' && isTokenIgnoringCase(value, token)) return true;
   const joined = joinHeader(value, options.maxLength ?? DEFAULT_MAX_HEADER_VALUE_LENGTH);
   if (!joined.ok) return false;
   const wanted = token.toLowerCase();
@@ -215,6 +219,19 @@ export function headerHasToken(value: RawHeaderValue, token: string, options: He
   return false;
 }
 
+/** isTokenIgnoringCase tells whether `value` is exactly the token `token`, ASCII letters compared case-insensitively. */
+function isTokenIgnoringCase(value: string, token: string): boolean {
+  if (value.length !== token.length || !isToken(token)) return false;
+  for (let i = 0; i < value.length; i++) {
+    const a = value.charCodeAt(i);
+    const b = token.charCodeAt(i);
+    if (a === b) continue;
+    // ASCII letters differ in case by 0x20 alone; every other token character must match exactly.
+    if ((a | 0x20) !== (b | 0x20) || (a | 0x20) < 0x61 || (a | 0x20) > 0x7a) return false;
+  }
+  return true;
+}
+
 /**
  * parseSubprotocols parses a client's `Sec-WebSocket-Protocol` header: RFC 6455 §4.1 "The elements that comprise this
  * value MUST be non-empty strings with characters in the range U+0021 to U+007E not including separator characters as
@@ -224,6 +241,7 @@ export function headerHasToken(value: RawHeaderValue, token: string, options: He
 export function parseSubprotocols(value: RawHeaderValue, options: HeaderValueOptions = {}): HeaderParseResult<string[]> {
   const list = parseTokenList(value, options);
   if (!list.ok) return { ok: false, reason: `invalid Sec-WebSocket-Protocol: ${list.reason}` };
+  if (list.value.length < 2) return list;
   const seen = new Set<string>();
   for (const protocol of list.value) {
     if (seen.has(protocol)) return { ok: false, reason: `duplicate subprotocol ${JSON.stringify(protocol)}` };
@@ -244,6 +262,7 @@ export function parseSubprotocols(value: RawHeaderValue, options: HeaderValueOpt
  * included: judging them is the extension's business.
  */
 export function parseExtensions(value: RawHeaderValue, options: HeaderValueOptions = {}): HeaderParseResult<ExtensionOffer[]> {
+  if (value === undefined) return { ok: true, value: [] };
   const joined = joinHeader(value, options.maxLength ?? DEFAULT_MAX_HEADER_VALUE_LENGTH);
   if (!joined.ok) return joined;
   const cursor = new Cursor(joined.value);

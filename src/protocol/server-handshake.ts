@@ -17,6 +17,7 @@ import {
 import {
   formatExtensions,
   headerHasToken,
+  isFieldValue,
   isToken,
   parseExtensions,
   parseSubprotocols,
@@ -124,26 +125,30 @@ const RESERVED = new Set(['upgrade', 'connection', 'sec-websocket-accept', 'sec-
  * or any name/value would inject a line.
  */
 export function buildAcceptHeaders(options: AcceptOptions): string[] {
-  const fields: Record<string, string | number | readonly string[]> = {
-    Upgrade: 'websocket',
-    Connection: 'Upgrade',
-    'Sec-WebSocket-Accept': acceptKey(options.key),
-  };
+  // Written line by line rather than through formatHeaderLines: this runs once per connection, and the first three
+  // lines are known to be well-formed (the accept value is base64).
+  const lines = ['Upgrade: websocket', 'Connection: Upgrade', `Sec-WebSocket-Accept: ${acceptKey(options.key)}`];
   if (options.protocol !== undefined && options.protocol !== '') {
     // RFC 6455 §4.2.2: the server's selection "MUST be one of the values provided by the client" (a token).
     if (!isToken(options.protocol)) throw new TypeError(`invalid subprotocol ${JSON.stringify(options.protocol)}`);
-    fields['Sec-WebSocket-Protocol'] = options.protocol;
+    lines.push(`Sec-WebSocket-Protocol: ${options.protocol}`);
   }
   const extensions =
     options.extensions === undefined || typeof options.extensions === 'string'
       ? options.extensions
       : formatExtensions(options.extensions);
-  if (extensions !== undefined && extensions !== '') fields['Sec-WebSocket-Extensions'] = extensions;
-  const extra = options.headers ?? {};
-  for (const name of Object.keys(extra)) {
-    if (RESERVED.has(name.toLowerCase())) throw new TypeError(`header ${name} is set by the handshake`);
+  if (extensions !== undefined && extensions !== '') {
+    if (!isFieldValue(extensions)) throw new TypeError(`invalid value for header Sec-WebSocket-Extensions: ${JSON.stringify(extensions)}`);
+    lines.push(`Sec-WebSocket-Extensions: ${extensions}`);
   }
-  return [...formatHeaderLines(fields), ...formatHeaderLines(extra)];
+  if (options.headers !== undefined) {
+    const extra = options.headers;
+    for (const name of Object.keys(extra)) {
+      if (RESERVED.has(name.toLowerCase())) throw new TypeError(`header ${name} is set by the handshake`);
+    }
+    for (const line of formatHeaderLines(extra)) lines.push(line);
+  }
+  return lines;
 }
 
 /** buildAcceptResponse writes the whole 101 Switching Protocols response as bytes (see {@link buildAcceptHeaders}). */

@@ -3,8 +3,10 @@
 // crashes the process.
 import assert from 'node:assert/strict';
 import { once } from 'node:events';
-import { after, before, test } from 'node:test';
-import type { Connection } from '../../src/node/index.js';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { after, before, test, type TestContext } from 'node:test';
+import { WebSocketServer, type Connection, type WebSocketServerOptions } from '../../src/node/index.js';
 import { clientFrame, closeCodeOf, rawConnect, rawWebSocket, startServer, upgradeRequest, type FrameSpec } from './server-fixtures.js';
 
 const uncaught: unknown[] = [];
@@ -158,6 +160,61 @@ test('an upgrade held by a never-settling accept hook is cut at the handshake ti
   await once(socket, 'close');
   assert.equal(Buffer.concat(data).length, 0, 'no 101 was sent');
   assert.equal(connections, 0);
+});
+
+/** attachedServer runs a WebSocketServer on an http.Server of the test's own (the `server` option). */
+async function attachedServer(t: TestContext, options: Omit<WebSocketServerOptions, 'port' | 'server'>): Promise<{ wss: WebSocketServer; port: number }> {
+  const server = createServer();
+  const wss = new WebSocketServer({ heartbeatInterval: 0, ...options, server });
+  server.listen(0, '127.0.0.1');
+  await once(server, 'listening');
+  t.after(async () => {
+    for (const c of wss.clients) c.terminate();
+    await new Promise<void>((resolve) => wss.close(() => resolve()));
+    server.closeAllConnections();
+    await new Promise<void>((resolve) => server.close(() => resolve()));
+  });
+  return { wss, port: (server.address() as AddressInfo).port };
+}
+
+test('on an http.Server of the user\'s, an upgrade held by a never-settling accept hook is cut at the handshake timeout', async (t) => {
+  // No connection-time deadline exists here (the HTTP server is not ours): the handshake arms its own once it waits.
+  const { wss, port } = await attachedServer(t, { handshakeTimeout: 300, accept: () => new Promise<boolean>(() => {}) });
+  let connections = 0;
+  wss.on('connection', () => connections++);
+  const socket = await rawConnect(t, port);
+  const data: Buffer[] = [];
+  socket.on('data', (d: Buffer) => data.push(d));
+  socket.write(upgradeRequest(port));
+  const closed = await Promise.race([once(socket, 'close').then(() => true), new Promise((r) => setTimeout(r, 5000, false))]);
+  assert.equal(closed, true, 'the server closed the socket');
+  assert.equal(Buffer.concat(data).length, 0, 'no 101 was sent');
+  assert.equal(connections, 0);
+});
+
+test('a client that resets while the accept hook is pending does not crash the server', async (t) => {
+  // The socket errors (ECONNRESET) while nobody else listens on it: the handshake's own listener must take it.
+  let release!: () => void;
+  const released = new Promise<void>((resolve) => (release = resolve));
+  let asked = 0;
+  const { wss, port } = await attachedServer(t, {
+    accept: async () => {
+      if (asked++ === 0) await released;
+      return true;
+    },
+  });
+  const socket = await rawConnect(t, port);
+  socket.write(upgradeRequest(port));
+  while (asked === 0) await new Promise((r) => setTimeout(r, 5));
+  socket.resetAndDestroy();
+  await new Promise((r) => setTimeout(r, 50));
+  release();
+  await new Promise((r) => setTimeout(r, 50));
+  // The server lives on: the next client gets its connection.
+  const next = once(wss, 'connection');
+  const raw = await rawWebSocket(t, port);
+  await next;
+  raw.socket.destroy();
 });
 
 test('a socket reset in the middle of a message does not crash the server', async (t) => {

@@ -337,6 +337,21 @@ test('DeadlineTimer.runDue runs only what is due and turns a throwing callback i
   assert.match(String((warnings[0] as Error).message), /bad callback/);
 });
 
+test('DeadlineTimer fires a deadline on time after the one before it was cancelled', async () => {
+  // Cancelling the last deadline leaves the Node timer armed for the old time; when it fires early it must re-arm,
+  // not run the newer deadline.
+  const timer = new DeadlineTimer();
+  const fired: string[] = [];
+  timer.cancel(timer.schedule(20, () => fired.push('cancelled'), null));
+  timer.schedule(300, () => fired.push('later'), null);
+  await new Promise((r) => setTimeout(r, 150));
+  assert.deepEqual(fired, [], 'nothing fired at 150 ms');
+  assert.equal(timer.size, 1);
+  const deadline = Date.now() + 5000;
+  while (fired.length === 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+  assert.deepEqual(fired, ['later']);
+});
+
 test('DeadlineTimer fires a deadline that another deadline\'s callback scheduled', async () => {
   const timer = new DeadlineTimer();
   const fired: string[] = [];

@@ -129,6 +129,11 @@ test('headerHasToken finds Upgrade in Connection lists case-insensitively', () =
   assert.equal(headerHasToken('websocket/13, h2c', 'websocket/13'), true);
   assert.equal(headerHasToken('websocket/13', 'websocket'), false);
   assert.equal(headerHasToken('keep alive, upgrade', 'upgrade'), false);
+  // the one-token shortcut folds the case of letters only: CR and "-" (0x0d, 0x2d) or "@" and "`" differ by 0x20 too
+  assert.equal(headerHasToken('WebSocket', 'websocket'), true);
+  assert.equal(headerHasToken('a\rb', 'a-b'), false);
+  assert.equal(headerHasToken('@', '`'), false);
+  assert.equal(headerHasToken('websockes', 'websocket'), false);
 });
 
 test('parseTokenList rejects separators inside elements', () => {
