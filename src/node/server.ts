@@ -493,7 +493,7 @@ export class WebSocketServer extends EventEmitter {
     });
     sharedDeadlines.cancel(deadline);
     socket.removeListener('error', destroyThis);
-    // A latin1 string goes to the socket without a Buffer of its own (the lines were checked to be field values).
+    // Written as a latin1 string: the same bytes `Buffer.from(text, 'latin1')` would make, without that Buffer.
     socket.write(`HTTP/1.1 101 Switching Protocols\r\n${lines.join('\r\n')}\r\n\r\n`, 'latin1');
     const conn = new Connection(socket as Socket, {
       protocol,
