@@ -52,8 +52,9 @@ export const SCENARIOS = [
     deflate: false,
     memory: false,
     servers: ['hayate', 'ws', 'net', 'uws'],
-    // 7 rounds: on a shared host this scenario's rounds range over ±30% (docs/benchmarks.md)
-    rounds: 7,
+    // 11 rounds: on a shared host a slow phase of the machine halves a round's speed, for a few seconds at a time and
+    // on both cores (docs/benchmarks.md); the median of 11 stays on the machine's usual speed with up to 5 such rounds
+    rounds: 11,
     settings: { connections: 10, inflight: 4, size: 65536, binary: true, warmupMs: 1000, durationMs: 3000 },
     quick: { warmupMs: 300, durationMs: 1000 },
     metrics: [{ key: 'mbps', label: 'MB/s', better: 'higher', format: (v) => num(v) }],
