@@ -149,19 +149,6 @@ test('a connection that never sends a request is cut at the handshake timeout', 
   assert.ok(answer === '' || answer.startsWith('HTTP/1.1 408 '), `no upgrade, at most a 408: ${JSON.stringify(answer)}`);
 });
 
-test('an upgrade held by a never-settling accept hook is cut at the handshake timeout', async (t) => {
-  const { wss, port } = await startServer(t, { handshakeTimeout: 300, accept: () => new Promise<boolean>(() => {}) });
-  let connections = 0;
-  wss.on('connection', () => connections++);
-  const socket = await rawConnect(t, port);
-  const data: Buffer[] = [];
-  socket.on('data', (d: Buffer) => data.push(d));
-  socket.write(upgradeRequest(port));
-  await once(socket, 'close');
-  assert.equal(Buffer.concat(data).length, 0, 'no 101 was sent');
-  assert.equal(connections, 0);
-});
-
 /** attachedServer runs a WebSocketServer on an http.Server of the test's own (the `server` option). */
 async function attachedServer(t: TestContext, options: Omit<WebSocketServerOptions, 'port' | 'server'>): Promise<{ wss: WebSocketServer; port: number }> {
   const server = createServer();
@@ -177,20 +164,26 @@ async function attachedServer(t: TestContext, options: Omit<WebSocketServerOptio
   return { wss, port: (server.address() as AddressInfo).port };
 }
 
-test('on an http.Server of the user\'s, an upgrade held by a never-settling accept hook is cut at the handshake timeout', async (t) => {
-  // No connection-time deadline exists here (the HTTP server is not ours): the handshake arms its own once it waits.
-  const { wss, port } = await attachedServer(t, { handshakeTimeout: 300, accept: () => new Promise<boolean>(() => {}) });
-  let connections = 0;
-  wss.on('connection', () => connections++);
-  const socket = await rawConnect(t, port);
-  const data: Buffer[] = [];
-  socket.on('data', (d: Buffer) => data.push(d));
-  socket.write(upgradeRequest(port));
-  const closed = await Promise.race([once(socket, 'close').then(() => true), new Promise((r) => setTimeout(r, 5000, false))]);
-  assert.equal(closed, true, 'the server closed the socket');
-  assert.equal(Buffer.concat(data).length, 0, 'no 101 was sent');
-  assert.equal(connections, 0);
-});
+// Our own HTTP server arms the handshake's deadline when the socket connects; on a user's http.Server nothing does
+// until the handshake waits for its hook and arms one itself.
+for (const [where, start] of [
+  ['on its own port', startServer],
+  ["on an http.Server of the user's", attachedServer],
+] as const) {
+  test(`${where}, an upgrade held by a never-settling accept hook is cut at the handshake timeout`, async (t) => {
+    const { wss, port } = await start(t, { handshakeTimeout: 300, accept: () => new Promise<boolean>(() => {}) });
+    let connections = 0;
+    wss.on('connection', () => connections++);
+    const socket = await rawConnect(t, port);
+    const data: Buffer[] = [];
+    socket.on('data', (d: Buffer) => data.push(d));
+    socket.write(upgradeRequest(port));
+    const closed = await Promise.race([once(socket, 'close').then(() => true), new Promise((r) => setTimeout(r, 5000, false))]);
+    assert.equal(closed, true, 'the server closed the socket');
+    assert.equal(Buffer.concat(data).length, 0, 'no 101 was sent');
+    assert.equal(connections, 0);
+  });
+}
 
 test('a client that resets while the accept hook is pending does not crash the server', async (t) => {
   // The socket errors (ECONNRESET) while nobody else listens on it: the handshake's own listener must take it.
