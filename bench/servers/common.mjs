@@ -44,9 +44,9 @@ function youngGenerationBytes() {
 
 /**
  * settleThenMeasure measures memory once the server is in the state V8 leaves an idle process in. A burst of
- * connections grows V8's young generation to its maximum (two 16 MiB semi-spaces whatever the server; at
- * 10,000 connections 1.8–2.5 KiB each of it is in RSS, depending on how much garbage the handshakes left), and V8 shrinks it again at the first collection that sees a low allocation rate over
- * the last 5 seconds. Left alone (`natural`), an idle server gets there by itself, through V8's memory reducer, some
+ * connections grows V8's young generation to its maximum (two 16 MiB semi-spaces whatever the server; at 10,000
+ * connections 1.8–2.5 KiB each of it is in RSS, depending on how much garbage the handshakes left), and V8 shrinks it
+ * again at the first collection that sees a low allocation rate over the last 5 seconds. Left alone (`natural`), an idle server gets there by itself, through V8's memory reducer, some
  * 15–35 s after the burst. Otherwise one collection a second gets there in about 6 s, the same way for every server.
  * Prints MEM with `settledMs`, how long it took.
  * @param {boolean} natural true: wait for V8 to do it, without forcing collections (at most 60 s)

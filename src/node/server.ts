@@ -185,6 +185,9 @@ function pathOf(url: string | undefined): { path: string; query: string } {
 /** abortHandshake answers an upgrade request with an HTTP error and closes the socket. */
 function abortHandshake(socket: Duplex, status: number, headers?: AcceptRejection['headers'], body?: string | Buffer): void {
   if (socket.destroyed) return;
+  // A peer that resets while the answer is written must not leave an unheard 'error' (the handshake's own listener is
+  // there only if it waited for a hook).
+  if (!socket.listeners('error').includes(destroyThis)) socket.on('error', destroyThis);
   socket.once('finish', destroyThis);
   let bytes: Buffer;
   try {
@@ -371,7 +374,6 @@ export class WebSocketServer extends EventEmitter {
       // Several servers may share one HTTP server on different paths: only the last upgrade listener refuses.
       const listeners = this.#server?.listeners('upgrade') ?? [];
       if (listeners[listeners.length - 1] === this.#onUpgrade) {
-        socket.on('error', destroyThis);
         abortHandshake(socket, 400, {}, 'no WebSocket endpoint at this path');
         this.emit('rejection', 400, request);
       }
@@ -387,7 +389,6 @@ export class WebSocketServer extends EventEmitter {
 
   #fail(request: IncomingMessage, socket: Duplex, deadline: Deadline | null, status: number, headers?: AcceptRejection['headers'], body?: string | Buffer): void {
     sharedDeadlines.cancel(deadline);
-    if (!socket.listeners('error').includes(destroyThis)) socket.on('error', destroyThis);
     abortHandshake(socket, status, headers, body);
     this.emit('rejection', status, request);
   }

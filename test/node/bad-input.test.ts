@@ -210,6 +210,28 @@ test('a client that resets while the accept hook is pending does not crash the s
   raw.socket.destroy();
 });
 
+test('clients that reset right after an upgrade request the server refuses do not crash it', async (t) => {
+  // The refusal is written to a socket the peer has reset: its write error must be heard by someone.
+  const { wss, port } = await startServer(t);
+  let refused = 0;
+  wss.on('rejection', () => refused++);
+  for (let i = 0; i < 20; i++) {
+    const socket = await rawConnect(t, port);
+    socket.write(upgradeRequest(port, { 'Sec-WebSocket-Version': '12' }));
+    socket.resetAndDestroy();
+  }
+  const deadline = Date.now() + 5000;
+  while (refused < 20 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));
+  await new Promise((r) => setTimeout(r, 100));
+  assert.ok(refused > 0, 'the server saw the requests');
+  assert.deepEqual(uncaught, []);
+  // and it still serves
+  const next = once(wss, 'connection');
+  const raw = await rawWebSocket(t, port);
+  await next;
+  raw.socket.destroy();
+});
+
 test('a socket reset in the middle of a message does not crash the server', async (t) => {
   const { wss, port } = await startServer(t);
   const closed = new Promise<number>((resolve) => wss.on('connection', (conn: Connection) => conn.on('close', resolve)));
