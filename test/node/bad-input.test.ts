@@ -149,6 +149,14 @@ test('a connection that never sends a request is cut at the handshake timeout', 
   assert.ok(answer === '' || answer.startsWith('HTTP/1.1 408 '), `no upgrade, at most a 408: ${JSON.stringify(answer)}`);
 });
 
+/** assertStillServes checks that the server lives on: a new client gets its connection. */
+async function assertStillServes(t: TestContext, wss: WebSocketServer, port: number): Promise<void> {
+  const next = once(wss, 'connection');
+  const raw = await rawWebSocket(t, port);
+  await next;
+  raw.socket.destroy();
+}
+
 /** attachedServer runs a WebSocketServer on an http.Server of the test's own (the `server` option). */
 async function attachedServer(t: TestContext, options: Omit<WebSocketServerOptions, 'port' | 'server'>): Promise<{ wss: WebSocketServer; port: number }> {
   const server = createServer();
@@ -203,11 +211,7 @@ test('a client that resets while the accept hook is pending does not crash the s
   await new Promise((r) => setTimeout(r, 50));
   release();
   await new Promise((r) => setTimeout(r, 50));
-  // The server lives on: the next client gets its connection.
-  const next = once(wss, 'connection');
-  const raw = await rawWebSocket(t, port);
-  await next;
-  raw.socket.destroy();
+  await assertStillServes(t, wss, port);
 });
 
 test('clients that reset right after an upgrade request the server refuses do not crash it', async (t) => {
@@ -225,11 +229,7 @@ test('clients that reset right after an upgrade request the server refuses do no
   await new Promise((r) => setTimeout(r, 100));
   assert.ok(refused > 0, 'the server saw the requests');
   assert.deepEqual(uncaught, []);
-  // and it still serves
-  const next = once(wss, 'connection');
-  const raw = await rawWebSocket(t, port);
-  await next;
-  raw.socket.destroy();
+  await assertStillServes(t, wss, port);
 });
 
 test('a socket reset in the middle of a message does not crash the server', async (t) => {
